@@ -1,0 +1,1 @@
+"""Reference solutions (instructor-only). Release notebooks never import this package."""
