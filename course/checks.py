@@ -50,7 +50,8 @@ def check_close(name: str, got, expected, *, rtol: float = 1e-6, atol: float = 1
     ``hint`` is said whenever the check fails and no known mistake matched.
     """
     expected = np.asarray(expected, dtype=float)
-    arr = as_float_array(got, name, shape=expected.shape, finite=bool(np.all(np.isfinite(expected))))
+    finite = bool(np.all(np.isfinite(expected)))
+    arr = as_float_array(got, name, shape=expected.shape, finite=finite)
     if np.allclose(arr, expected, rtol=rtol, atol=atol, equal_nan=True):
         return
     message = f"expected {name} = {_show(expected)}, got {_show(arr)}"
@@ -69,7 +70,7 @@ def check_choice(name: str, got, expected: str, options: str = "abcd",
     """
     if not isinstance(got, str) or got.strip().lower() not in options:
         raise AssertionError(
-            f"{name} should be one of the letters {', '.join(repr(o) for o in options)}, got {got!r}"
+            f"{name} should be one of the letters {', '.join(map(repr, options))}, got {got!r}"
         )
     letter = got.strip().lower()
     if letter != expected:

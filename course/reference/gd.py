@@ -11,7 +11,7 @@ def gd_step(w, grad, lr):
 
 
 def run_gd(grad_fn: Callable, w0, lr: float, n_steps: int) -> np.ndarray:
-    """Run ``n_steps`` steps from ``w0``; return the trajectory, ``n_steps + 1`` points, w0 first."""
+    """Run ``n_steps`` steps from ``w0``; return the ``n_steps + 1`` points visited, w0 first."""
     if n_steps < 0:
         raise ValueError(f"n_steps must be >= 0, got {n_steps}")
     w = np.asarray(w0, dtype=float)

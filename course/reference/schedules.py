@@ -99,7 +99,8 @@ def linear_lr(t, base_lr, start_factor=1 / 3, end_factor=1.0, total_iters=5):
         raise ValueError("start_factor must be in (0, 1] and end_factor in [0, 1]")
     if total_iters < 1:
         raise ValueError(f"total_iters must be >= 1, got {total_iters!r}")
-    return base_lr * (start_factor + (end_factor - start_factor) * min(t, total_iters) / total_iters)
+    progress = min(t, total_iters) / total_iters
+    return base_lr * (start_factor + (end_factor - start_factor) * progress)
 
 
 def warmup_cosine_lr(t, base_lr, warmup_steps, T_max, start_factor=0.01, eta_min=0.0):
