@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_close", "check_choice", "check_true", "quiet"]
+__all__ = ["as_float_array", "check_close", "check_choice", "check_true", "quiet",
+           "TorchOptimizer", "check_same_steps"]
 
 
 def _show(x) -> str:
@@ -94,3 +95,77 @@ def quiet():
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+# --- Optimizers side by side (chapters 5-8) ---------------------------------------------------
+# A student's optimizer and a trusted one (a ``course.reference`` optimizer passed in by a hidden
+# test, or ``TorchOptimizer``) run on the same problem, step by step; the first step where they
+# part is reported in words. This module never imports ``course.reference`` itself.
+
+
+class TorchOptimizer:
+    """A ``torch.optim`` optimizer behind the course's ``step(params, grads) -> new params``.
+
+    ``TorchOptimizer(torch.optim.Adam, lr=0.1, betas=(0.9, 0.999))``; ``lr`` is required and may
+    be changed between steps, as with the course's optimizers. Works in float64.
+    """
+
+    def __init__(self, optimizer_class, **hyper):
+        if "lr" not in hyper:
+            raise ValueError("TorchOptimizer needs lr=...")
+        self.optimizer_class, self.hyper, self.lr = optimizer_class, hyper, hyper["lr"]
+        self._param = self._optimizer = None
+
+    def step(self, params, grads):
+        import torch  # only the callers that compare with torch pay for importing it
+
+        p = torch.tensor(np.asarray(params, dtype=float), dtype=torch.float64)
+        if self._param is None:
+            self._param = p.clone().requires_grad_(True)
+            self._optimizer = self.optimizer_class([self._param], **self.hyper)
+        with torch.no_grad():
+            self._param.copy_(p)
+        self._param.grad = torch.tensor(np.asarray(grads, dtype=float), dtype=torch.float64)
+        self._optimizer.param_groups[0]["lr"] = self.lr
+        self._optimizer.step()
+        return self._param.detach().numpy().copy()
+
+
+def check_same_steps(name: str, student, reference, params, grad_fn, *, steps: int = 100,
+                     lr_at=None, rtol: float = 1e-9, atol: float = 1e-12,
+                     hint: str | None = None) -> None:
+    """Run two fresh optimizers side by side and assert they take the same steps.
+
+    Both start from ``params``; at step ``k`` (counted from 1) each gets ``grad_fn`` of its own
+    current parameters. ``lr_at(k)``, when given, sets ``o.lr`` of both before step ``k`` (a
+    learning-rate drop mid-run tells a buffer holding ``lr * g`` from one holding ``g``).
+    The student's step must return a new array and leave its inputs untouched. On the first
+    step that differs the message says which step, what the learning rate did, what was
+    expected and what came, then ``hint``.
+    """
+    p_student = p_reference = np.array(params, dtype=float)
+    previous_lr = None
+    for k in range(1, steps + 1):
+        lr_note = ""
+        if lr_at is not None:
+            lr = lr_at(k)
+            if previous_lr is not None and lr != previous_lr:
+                lr_note = f" (the first step after the learning rate changed from {previous_lr:g}"\
+                          f" to {lr:g})"
+            student.lr = reference.lr = previous_lr = lr
+        p_reference = np.asarray(reference.step(p_reference, grad_fn(p_reference)), dtype=float)
+        given_p, given_g = p_student.copy(), np.asarray(grad_fn(p_student), dtype=float)
+        kept_p, kept_g = given_p.copy(), given_g.copy()
+        with quiet():
+            returned = student.step(given_p, given_g)
+        if not (np.array_equal(given_p, kept_p) and np.array_equal(given_g, kept_g)):
+            raise AssertionError(f"{name}: step {k} changed the arrays passed to it; "
+                                 "compute new parameters and return them instead")
+        got = as_float_array(returned, f"{name} after step {k}", shape=p_reference.shape)
+        if not np.allclose(got, p_reference, rtol=rtol, atol=atol):
+            agree = "step 1 already differs" if k == 1 else f"steps 1 to {k - 1} agree"
+            gap = float(np.max(np.abs(got - p_reference)))
+            message = (f"{name}: {agree}, step {k}{lr_note} does not: expected "
+                       f"{_show(p_reference)}, got {_show(got)} (largest difference {gap:.3g})")
+            raise AssertionError(f"{message}: {hint}" if hint else message)
+        p_student = got

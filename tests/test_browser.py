@@ -1,0 +1,206 @@
+"""The student flow in a real browser: JupyterLab, the widgets and nbgrader's Validate button.
+
+Headless Debian Chromium driven by Playwright, against JupyterLab on localhost, on a temporary
+copy of a release chapter. Screenshots of each step land in ``test-artifacts/browser/``. The test
+fails on any kernel error (an error output in a cell) and on any JavaScript console error.
+
+Without Chromium (``/usr/bin/chromium``, installed by ``.ci/run``) the test is skipped with a
+loud reason that pytest counts in its summary; CI installs it, so there it always runs.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = os.environ.get("COURSE_BROWSER_CHAPTER", "ch01_gd_by_hand")
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
+# As the machine's own probe starts it: no sandbox (we run as root), no background traffic.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+TOKEN = "course-browser-test"
+# The first solution of chapter 1, as a student would type it.
+GD_STEP = "def gd_step(w, grad, lr):\n    return w - lr * grad\n"
+
+pytestmark = pytest.mark.browser
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving a fresh copy of the release chapter; yields its base URL."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"BROWSER TEST NOT RUN: no Chromium at {CHROMIUM} "
+                    "(apt-get install chromium chromium-driver, as .ci/run does)")
+    pytest.importorskip("playwright", reason="BROWSER TEST NOT RUN: playwright not installed")
+    home = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "release" / CHAPTER, home / CHAPTER)
+    # No "get notified about Jupyter news?" pop-up over the notebook.
+    settings = home / ".settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    port = free_port()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / ".jupyter"))
+    log = open(home / "lab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+         f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={home}",
+         "--LabApp.news_url=None", f"--LabApp.user_settings_dir={home / '.settings'}",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n"
+                                       + (home / "lab.log").read_text()) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    console_errors = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+        page.on("pageerror", lambda e: console_errors.append(str(e)))
+        page.console_errors = console_errors
+        yield page
+        browser.close()
+
+
+def shot(page, name):
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def open_notebook(page, lab, path):
+    page.goto(f"{lab}/lab/tree/{path}?token={TOKEN}")
+    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+    wait_kernel_idle(page)
+
+
+def wait_kernel_idle(page, timeout=120):
+    """Wait until no cell of the visible notebook is queued or running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = page.evaluate("""() => {
+            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+            if (!nb) return true;
+            const prompts = [...nb.querySelectorAll('.jp-InputPrompt')].map(p => p.textContent);
+            const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
+            return prompts.some(t => t.includes('*'))
+                || (status && status.getAttribute('data-status') === 'busy');
+        }""")
+        if not busy:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the notebook was still running after {timeout} s")
+
+
+def run_menu(page, menu, item):
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
+
+
+def error_outputs(page):
+    """Tracebacks and stderr text shown in the visible notebook."""
+    return page.evaluate("""() => [...document.querySelectorAll(
+            '.jp-NotebookPanel:not(.lm-mod-hidden) '
+            + '[data-mime-type="application/vnd.jupyter.stderr"]')]
+        .map(o => o.textContent.slice(0, 500))""")
+
+
+WIDGET_IMAGES = ".jp-OutputArea .widget-output img, .jupyter-widgets-output-area img"
+
+
+def widget_image(page):
+    img = page.locator(WIDGET_IMAGES).first
+    img.wait_for(timeout=60_000)
+    return img.get_attribute("src")
+
+
+def test_student_flow(lab, page):
+    # 1. The lecture: run every cell, no cell errors.
+    open_notebook(page, lab, f"{CHAPTER}/lecture.ipynb")
+    shot(page, "1-lecture-opened")
+    run_menu(page, "Run", "Run All Cells")
+    wait_kernel_idle(page)
+    assert error_outputs(page) == [], "lecture cells wrote errors"
+    shot(page, "2-lecture-ran")
+
+    # 2. The widget: moving its slider redraws the plot.
+    slider = page.locator(".widget-slider .noUi-handle, .widget-slider input[type=range]").first
+    slider.scroll_into_view_if_needed()
+    before = widget_image(page)
+    shot(page, "3-widget-before")
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "([sel, before]) => [...document.querySelectorAll(sel)].some(i => i.src !== before)",
+        arg=[WIDGET_IMAGES, before], timeout=30_000)
+    assert widget_image(page) != before
+    shot(page, "4-widget-after")
+
+    # 3. The exercises: fill the first solution cell, run it and its test cell.
+    open_notebook(page, lab, f"{CHAPTER}/exercises.ipynb")
+    shot(page, "5-exercises-opened")
+    stub = page.locator(".jp-CodeCell", has_text="raise NotImplementedError()").first
+    stub.scroll_into_view_if_needed()
+    stub.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(GD_STEP)
+    page.keyboard.press("Escape")
+    run_menu(page, "Run", "Run All Above Selected Cell")  # the imports
+    wait_kernel_idle(page)
+    page.keyboard.press("Shift+Enter")  # runs the solution cell, moves to its test cell
+    wait_kernel_idle(page)
+    page.keyboard.press("Shift+Enter")  # runs the test cell
+    wait_kernel_idle(page)
+    assert error_outputs(page) == [], "the filled solution or its test cell failed"
+    shot(page, "6-solution-and-test-ran")
+
+    # 4. nbgrader's Validate button: the other exercises are still empty, so it must say so.
+    page.keyboard.press("Control+s")
+    page.locator(".validate-button:visible").first.click()  # nbgrader's toolbar button
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=120_000)
+    text = dialog.inner_text()
+    shot(page, "7-validated")
+    assert "NotImplementedError" in text or "failed" in text.lower(), text
+    page.keyboard.press("Escape")
+
+    assert page.console_errors == [], "JavaScript console errors:\n" + json.dumps(
+        page.console_errors, indent=1)
