@@ -20,13 +20,48 @@ $(STAMP): pyproject.toml
 
 test: setup
 	$(PY) -m ruff check .
-	$(PYTEST) -n 2 --dist loadgroup
+	$(PYTEST) -n 2 --dist loadscope
 
 lint: setup
 	$(PY) -m ruff check .
 
 release: setup
-	$(PY) -m course.release
+	$(PY) -m autograder.release $(CHAPTERS)
+
+# JupyterLab 4 on the course, with nbgrader's and ipywidgets' lab extensions (pinned in pyproject).
+lab: setup
+	$(PY) -m jupyterlab --ServerApp.root_dir=. --allow-root \
+	    --ServerApp.default_url=/lab/tree/release \
+	    --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# ---- grading a class (autograder/) ------------------------------------------------------
+SUBMISSIONS ?= submitted
+OUT         ?= graded
+WORKERS     ?= $(shell nproc 2>/dev/null || echo 2)
+STUDENTS    ?= 40
+
+autograde: setup
+	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)" --workers $(WORKERS) $(GRADE_ARGS)
+
+check: setup
+	@test -n "$(NOTEBOOK)" || { echo "usage: make check NOTEBOOK=release/<chapter>/exercises.ipynb"; exit 2; }
+	$(PY) -m autograder.check "$(NOTEBOOK)"
+
+student-kit: setup
+	$(PY) -m autograder.student_kit student-kit
+
+bench-autograde: setup
+	$(PY) -m autograder.bench --students $(STUDENTS) --workers $(WORKERS)
+
+# ---- the MNIST optimizer showdown (course/showdown/) --------------------------------------
+SHOWDOWN_OUT  ?= results/showdown
+SHOWDOWN_ARGS ?=
+
+showdown: setup
+	$(PY) -m course.showdown --out "$(SHOWDOWN_OUT)" $(SHOWDOWN_ARGS)
+
+bench-showdown: setup
+	$(PY) tests/bench_showdown.py $(BENCH_ARGS)
