@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 test: setup
 	$(PY) -m ruff check .
-	$(PYTEST) -n 2 --dist loadscope
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PYTEST) -n 2 --dist loadscope
 
 lint: setup
 	$(PY) -m ruff check .

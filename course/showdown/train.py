@@ -1,0 +1,199 @@
+"""Training: the fast stacked loop the showdown uses and the straightforward loop it must equal.
+
+Both see the same data in the same order: epoch e shuffles the training set with
+``torch.randperm`` from a CPU generator seeded with ``seed + e``, then walks it in batches of
+``batch_size`` (the last one may be smaller). Both start every model from the same weights,
+``MLP()`` built right after ``torch.manual_seed(seed)``.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from course.data import load_mnist
+from course.showdown.model import MLP, N_IN, StackedMLP
+from course.showdown.registry import OptimizerSpec
+
+__all__ = ["MNIST_MEAN", "MNIST_STD", "Data", "Run", "load_data", "pick_device",
+           "initial_model", "epoch_order", "train_stacked", "train_reference"]
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the training pixels scaled to [0, 1]
+
+
+@dataclass(frozen=True)
+class Data:
+    x_train: torch.Tensor  # (n, 784) float32, normalized, on the device
+    y_train: torch.Tensor  # (n,) int64
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+@dataclass
+class Run:
+    """One model of the stack: its optimizer, learning rate and optional schedule
+    (``schedule(epoch_index) -> lr``, epoch_index counted from 0)."""
+
+    name: str
+    spec: OptimizerSpec
+    lr: float
+    schedule: Callable[[int], float] | None = None
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto`` takes CUDA when present; asking for CUDA without it is a ``ValueError``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
+    return torch.device(device)
+
+
+def _normalized(images: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    pixels = torch.from_numpy(images.reshape(len(images), N_IN).astype(np.float32)).to(dtype)
+    return (pixels / 255 - MNIST_MEAN) / MNIST_STD
+
+
+def load_data(device: torch.device | str = "cpu", subset: int | None = None,
+              data_dir=None, dtype: torch.dtype = torch.float32) -> Data:
+    """MNIST as preloaded tensors on the device; ``subset`` keeps the first n training images
+    (the test set stays whole). ``dtype=torch.float64`` serves the equality tests."""
+    mnist = load_mnist(data_dir)
+    n = len(mnist.train_labels)
+    if subset is not None:
+        if not 1 <= subset <= n:
+            raise ValueError(f"subset must be between 1 and {n}, got {subset}")
+        n = subset
+    return Data(
+        _normalized(mnist.train_images[:n], dtype).to(device),
+        torch.from_numpy(mnist.train_labels[:n].astype(np.int64)).to(device),
+        _normalized(mnist.test_images, dtype).to(device),
+        torch.from_numpy(mnist.test_labels.astype(np.int64)).to(device),
+    )
+
+
+def initial_model(seed: int) -> MLP:
+    torch.manual_seed(seed)
+    return MLP()
+
+
+def epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
+    """The shuffled sample indices of epoch ``epoch`` (from 0), the same on every device."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
+
+
+def _check(epochs, batch_size):
+    if not isinstance(epochs, int) or epochs <= 0:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch size must be a positive integer, got {batch_size!r}")
+
+
+def _epoch_record(epoch, train_loss, test_loss, test_accuracy, seconds):
+    return {"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
+            "test_accuracy": test_accuracy, "seconds": seconds}
+
+
+def train_stacked(runs: list[Run], data: Data, epochs: int = 10, batch_size: int = 64,
+                  seed: int = 0, progress: bool = True) -> list[dict]:
+    """Train one model per run, all in one stack; return one result per run:
+    ``{"optimizer", "lr", "status", "diverged_epoch", "epochs": [...]}``.
+
+    ``seconds`` of an epoch is the wall time of that epoch for the whole stack. A run whose
+    train or test loss turns NaN or infinite is marked diverged at that epoch; it stops being
+    recorded and the others go on.
+    """
+    _check(epochs, batch_size)
+    device = data.x_train.device
+    stack = StackedMLP(initial_model(seed), len(runs), device, data.x_train.dtype)
+    updaters = []
+    for i, run in enumerate(runs):
+        if run.spec.fused is not None:
+            updaters.append(run.spec.fused(stack.params[i], stack.grads[i], run.lr))
+        else:
+            updaters.append(run.spec.factory(stack.model_params(i), lr=run.lr))
+    results = [{"optimizer": run.name, "lr": run.lr, "status": "ok", "diverged_epoch": None,
+                "epochs": []} for run in runs]
+    n = len(data.y_train)
+    n_batches = math.ceil(n / batch_size)
+    bar = tqdm(total=epochs * n_batches, unit="batch", disable=not progress,
+               desc=f"{len(runs)} models", mininterval=0.5)
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        for run, updater in zip(runs, updaters, strict=True):
+            if run.schedule is not None:
+                _set_lr(updater, run.schedule(epoch))
+        order = epoch_order(n, epoch, seed).to(device)
+        loss_sum = torch.zeros(len(runs), device=device, dtype=data.x_train.dtype)
+        for b in range(n_batches):
+            index = order[b * batch_size:(b + 1) * batch_size]
+            loss_sum += stack.forward_backward(data.x_train[index], data.y_train[index])
+            for updater in updaters:
+                updater.step()
+            if b % 50 == 49:
+                bar.update(50)
+        test_loss, test_accuracy = stack.evaluate(data.x_test, data.y_test)
+        rows = torch.stack([loss_sum / n, test_loss, test_accuracy]).T.tolist()  # one sync
+        seconds = time.perf_counter() - start
+        bar.update(n_batches - n_batches // 50 * 50)
+        for result, (train_loss, test_loss_i, test_acc_i) in zip(results, rows, strict=True):
+            if result["status"] != "ok":
+                continue
+            result["epochs"].append(_epoch_record(epoch + 1, train_loss, test_loss_i,
+                                                  test_acc_i, seconds))
+            if not (math.isfinite(train_loss) and math.isfinite(test_loss_i)):
+                result["status"], result["diverged_epoch"] = "diverged", epoch + 1
+        bar.set_postfix_str(" ".join(f"{r['optimizer']}={r['epochs'][-1]['test_accuracy']:.3f}"
+                                     for r in results if r["status"] == "ok"))
+    bar.close()
+    return results
+
+
+def _set_lr(updater, lr):
+    if isinstance(updater, torch.optim.Optimizer):
+        for group in updater.param_groups:
+            group["lr"] = lr
+    else:
+        updater.lr = lr
+
+
+def train_reference(run: Run, data: Data, epochs: int = 10, batch_size: int = 64,
+                    seed: int = 0) -> dict:
+    """The textbook loop for one optimizer: ``nn.Module``, autograd, ``torch.optim``. Slow and
+    plain; it is what the stacked loop must reproduce."""
+    _check(epochs, batch_size)
+    device = data.x_train.device
+    model = initial_model(seed).to(device, data.x_train.dtype)
+    optimizer = run.spec.factory(model.parameters(), lr=run.lr)
+    result = {"optimizer": run.name, "lr": run.lr, "status": "ok", "diverged_epoch": None,
+              "epochs": []}
+    n = len(data.y_train)
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        if run.schedule is not None:
+            _set_lr(optimizer, run.schedule(epoch))
+        order = epoch_order(n, epoch, seed).to(device)
+        total = 0.0
+        for index in order.split(batch_size):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+        with torch.no_grad():
+            logits = model(data.x_test)
+            test_loss = F.cross_entropy(logits, data.y_test).item()
+            test_accuracy = (logits.argmax(1) == data.y_test).float().mean().item()
+        result["epochs"].append(_epoch_record(epoch + 1, total / n, test_loss, test_accuracy,
+                                              time.perf_counter() - start))
+        if not (math.isfinite(total) and math.isfinite(test_loss)):
+            result["status"], result["diverged_epoch"] = "diverged", epoch + 1
+            break
+    return result

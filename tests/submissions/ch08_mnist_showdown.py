@@ -1,0 +1,100 @@
+"""Known-wrong submissions of chapter 8 (the MNIST showdown): 20 points in all.
+
+Points per test cell: test_myadam_first_step 2, test_myadam_eps 2, test_myadam_many_steps 4,
+test_train_step 2, test_train_step_zero_grad 2, test_showdown_ran 2, test_showdown_myadam 2,
+four questions 1 each. The showdown races the student's ``MyAdam``, so a broken Adam also costs
+``test_showdown_myadam`` (or, when it crashes, the showdown and the questions on its results).
+"""
+
+from tests.submissions import Wrong
+
+_HEAD = '''class MyAdam(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr, eps = group["lr"], group["eps"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                state = self.state[p]
+                if not state:
+                    state["t"] = 0
+                    state["m"] = torch.zeros_like(p)
+                    state["v"] = torch.zeros_like(p)
+                m, v = state["m"], state["v"]
+'''
+
+_MOMENTS = '''                m.mul_(beta1).add_(g, alpha=1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+'''
+
+
+def _myadam(body: str) -> dict[str, str]:
+    return {"myadam": _HEAD + body}
+
+
+WRONG = [
+    Wrong(
+        name="forgotten_zero_grad",
+        mistake="train_step never clears the gradients, so each step adds to the last one's",
+        replace={"train_step": '''def train_step(model, optimizer, x, y):
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+'''},
+        score=18.0,
+        fails={"test_train_step_zero_grad": "forgotten zero_grad"},
+    ),
+    Wrong(
+        name="adam_without_bias_correction",
+        mistake="MyAdam divides m by sqrt(v) without correcting either for the zero start",
+        replace=_myadam('''                state["t"] += 1
+''' + _MOMENTS + '''                p.sub_(lr * m / (v.sqrt() + eps))
+        return None
+'''),
+        score=10.0,
+        fails={"test_myadam_first_step": "without bias correction",
+               "test_myadam_eps": "without bias correction",
+               "test_myadam_many_steps": "step 1 already differs",
+               "test_showdown_myadam": "follow torch.optim.Adam"},
+    ),
+    Wrong(
+        name="eps_inside_the_root",
+        mistake="MyAdam adds eps under the square root: sqrt(v_hat + eps)",
+        replace=_myadam('''                state["t"] += 1
+                t = state["t"]
+''' + _MOMENTS + '''                m_hat = m / (1 - beta1**t)
+                v_hat = v / (1 - beta2**t)
+                p.sub_(lr * m_hat / (v_hat + eps).sqrt())
+        return None
+'''),
+        score=10.0,
+        fails={"test_myadam_first_step": "eps outside the square root",
+               "test_myadam_eps": "eps inside the square root",
+               "test_myadam_many_steps": "eps outside the square root",
+               "test_showdown_myadam": "follow torch.optim.Adam"},
+    ),
+    Wrong(
+        name="step_count_incremented_late",
+        mistake="MyAdam corrects the bias with t before adding 1 to it (1 - beta**0 = 0 at first)",
+        replace=_myadam('''                t = state["t"]
+''' + _MOMENTS + '''                m_hat = m / (1 - beta1**t)
+                v_hat = v / (1 - beta2**t)
+                p.sub_(lr * m_hat / (v_hat.sqrt() + eps))
+                state["t"] = t + 1
+        return None
+'''),
+        score=8.0,
+        fails={"test_myadam_first_step": "add 1 to t before the bias correction",
+               "test_myadam_eps": "NaN or inf",
+               "test_myadam_many_steps": "step 1",
+               "test_showdown_ran": "a run diverged: myadam",
+               "test_showdown_myadam": "shape"},
+    ),
+]

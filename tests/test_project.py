@@ -1,0 +1,153 @@
+"""Project hygiene: dependency lists in step, clean notebooks, complete chapters, safe releases."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pytest brings tomli
+    import tomli as tomllib
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE, RELEASE = REPO / "source", REPO / "release"
+CHAPTERS = sorted(p for p in SOURCE.glob("ch*") if p.is_dir())
+NOTEBOOKS = sorted([*SOURCE.glob("ch*/*.ipynb"), *RELEASE.glob("ch*/*.ipynb")])
+
+# conda-forge names of the PyPI packages whose names differ; python and pip are conda's own.
+CONDA_TO_PIP = {"pytorch": "torch"}
+CONDA_ONLY = {"python", "pip"}
+
+# Metadata a clean notebook may carry. Anything else (execution timings, editor or Colab state)
+# changes on every run or reveals the author's machine.
+NOTEBOOK_METADATA = {"kernelspec", "language_info", "widgets"}
+CELL_METADATA = {"nbgrader", "deletable", "editable", "tags", "jupyter", "scrolled", "collapsed"}
+MACHINE_TRACES = re.compile(
+    r"/home/\w|/Users/\w|/root/|/work/|/tmp/|[A-Za-z]:\\\\(Users|Documents)|site-packages"
+)
+LEAKS = ("course.reference", "from course import reference", "BEGIN SOLUTION", "END SOLUTION",
+         "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def rel(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def requirement(spec: str) -> tuple[str, str]:
+    """``"NumPy>=1.24"`` -> ``("numpy", ">=1.24")``; a conda pin ``"x=1.0"`` becomes ``"==1.0"``."""
+    match = re.fullmatch(r"\s*([A-Za-z0-9._-]+)\s*(.*?)\s*", spec)
+    assert match, f"cannot read the requirement {spec!r}"
+    name, version = match.groups()
+    version = re.sub(r"^=(?!=)", "==", version.replace(" ", ""))
+    return re.sub(r"[-_.]+", "-", name).lower(), version
+
+
+def pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    specs = [*project["dependencies"], *project.get("optional-dependencies", {}).get("dev", [])]
+    return dict(requirement(s) for s in specs)
+
+
+def environment_requirements() -> dict[str, str]:
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    found = {}
+    for entry in env["dependencies"]:
+        pip_section = entry.get("pip", []) if isinstance(entry, dict) else []
+        for spec in pip_section:
+            name, version = requirement(spec)
+            found[name] = version
+        if isinstance(entry, str):
+            name, version = requirement(entry)
+            if name not in CONDA_ONLY:
+                found[CONDA_TO_PIP.get(name, name)] = version
+    return found
+
+
+def test_requirement_reader():
+    assert requirement("NumPy >= 1.24") == ("numpy", ">=1.24")
+    assert requirement("nbgrader=0.9.6") == ("nbgrader", "==0.9.6")
+    assert requirement("nbgrader==0.9.6") == ("nbgrader", "==0.9.6")
+    assert requirement("jupyterlab>=4.2,<5") == ("jupyterlab", ">=4.2,<5")
+    assert requirement("pytest_xdist") == ("pytest-xdist", "")
+
+
+def test_environment_yml_lists_the_packages_of_pyproject():
+    if not (REPO / "environment.yml").exists():
+        pytest.skip("no environment.yml")
+    pip, conda = pyproject_requirements(), environment_requirements()
+    assert sorted(set(pip) - set(conda)) == [], "in pyproject.toml, missing in environment.yml"
+    assert sorted(set(conda) - set(pip)) == [], "in environment.yml, missing in pyproject.toml"
+    differ = {name: (pip[name], conda[name]) for name in pip if pip[name] != conda[name]}
+    assert not differ, f"versions differ (pyproject.toml, environment.yml): {differ}"
+
+
+def test_chapters_have_a_lecture_and_exercises_and_a_release():
+    released = sorted(p.name for p in RELEASE.glob("ch*") if p.is_dir())
+    assert released == [c.name for c in CHAPTERS], (
+        "release/ must hold one folder per chapter of source/: run `make release`")
+    for chapter in CHAPTERS:
+        assert re.fullmatch(r"ch\d\d_[a-z0-9_]+", chapter.name), chapter.name
+        for name in ("lecture.ipynb", "exercises.ipynb"):
+            assert (chapter / name).is_file(), f"{rel(chapter)} has no {name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_notebook_metadata_is_clean(path):
+    text = path.read_text()
+    nb = json.loads(text)
+    assert set(nb["metadata"]) <= NOTEBOOK_METADATA, (
+        f"{rel(path)}: notebook metadata {sorted(set(nb['metadata']) - NOTEBOOK_METADATA)}")
+    assert nb["metadata"].get("kernelspec", {}).get("name") == "python3", (
+        f"{rel(path)}: the kernel must be the standard 'python3'")
+    for i, cell in enumerate(nb["cells"]):
+        extra = set(cell.get("metadata", {})) - CELL_METADATA
+        assert not extra, (
+            f"{rel(path)} cell {i}: metadata {sorted(extra)}; execute lectures with "
+            "`jupyter nbconvert --to notebook --execute --inplace "
+            "--ExecutePreprocessor.record_timing=False --ClearMetadataPreprocessor.enabled=True "
+            "--ClearMetadataPreprocessor.clear_notebook_metadata=False`")
+    trace = MACHINE_TRACES.search(text)
+    assert not trace, f"{rel(path)} shows a path of the author's machine: {trace.group()!r}"
+
+
+@pytest.mark.parametrize("path", sorted(SOURCE.glob("ch*/exercises.ipynb")), ids=rel)
+def test_source_exercises_are_stored_without_outputs(path):
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell["execution_count"] is None and not cell["outputs"], (
+                f"{rel(path)} cell {i} holds outputs: clear them before committing")
+
+
+@pytest.mark.parametrize("path", sorted(SOURCE.glob("ch*/exercises.ipynb")), ids=rel)
+def test_exercise_cells_follow_the_conventions(path):
+    cells = json.loads(path.read_text())["cells"]
+    marked = [c["metadata"]["nbgrader"] for c in cells if "nbgrader" in c.get("metadata", {})]
+    ids = [m["grade_id"] for m in marked]
+    assert len(ids) == len(set(ids)), f"{rel(path)}: duplicated grade_ids (nbgrader aborts)"
+    tests = [m for m in marked if m.get("grade")]
+    assert tests, f"{rel(path)} has no graded test cell"
+    for m in tests:
+        assert m["grade_id"].startswith("test_"), f"{m['grade_id']}: test cells are test_<what>"
+        assert m.get("locked") and not m.get("solution") and m.get("points", 0) > 0, m
+    total = sum(m["points"] for m in tests)
+    first_text = next(("".join(c["source"]) for c in cells if c["cell_type"] == "markdown"), "")
+    assert re.search(rf"\b{total:g} points\b", first_text), (
+        f"{rel(path)}: the first markdown cell should state the total, {total:g} points")
+
+
+@pytest.mark.parametrize("path", sorted(RELEASE.rglob("*.ipynb")), ids=rel)
+def test_release_hides_solutions_and_reference(path):
+    text = path.read_text()
+    leaked = [marker for marker in LEAKS if marker in text]
+    assert not leaked, f"{rel(path)} contains {leaked}: run `make release`"
+
+
+@pytest.mark.parametrize("path", sorted(SOURCE.glob("ch*/lecture.ipynb")), ids=rel)
+def test_lectures_do_not_use_the_reference_solutions(path):
+    text = path.read_text()
+    assert "course.reference" not in text and "from course import reference" not in text, (
+        f"{rel(path)} uses course.reference: demonstrate with torch.optim instead")
