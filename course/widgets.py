@@ -171,3 +171,121 @@ def optimizer_race_widget():
         lr_scale=widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.1,
                                         description="lr × "),
     )
+
+
+# --- Chapter 3: the batch-size noise explorer -------------------------------------------------
+# A two-feature least-squares problem, so the loss has contours to draw on. Batches are drawn
+# with torch (a seeded randperm cut into pieces), the way a DataLoader with shuffle=True does.
+
+NOISE_BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def noise_regression_data(n_samples=1000, seed=0):
+    """``X`` (n_samples x 2, standard normal) and ``y = X @ (2, -1) + 0.5 * noise``."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 2))
+    return X, X @ np.array([2.0, -1.0]) + 0.5 * rng.normal(size=n_samples)
+
+
+def _check_batch_size(batch_size, n_samples):
+    if not (isinstance(batch_size, int | np.integer) and 1 <= batch_size <= n_samples):
+        raise ValueError(f"batch_size must be a whole number from 1 to {n_samples}, "
+                         f"got {batch_size!r}")
+
+
+def minibatch_path(X, y, batch_size, lr=0.05, epochs=1, w0=(-2.0, 2.0), seed=0):
+    """The points mini-batch gradient descent on mean((X w - y)^2) visits, one per update. A run
+    that diverges stops at its last finite point (so the path is shorter)."""
+    import torch
+
+    _check_batch_size(batch_size, len(y))
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    generator = torch.Generator().manual_seed(seed)
+    w = np.asarray(w0, dtype=float)
+    path = [w]
+    with np.errstate(all="ignore"):
+        for _ in range(epochs):
+            order = torch.randperm(len(y), generator=generator).numpy()
+            for start in range(0, len(y), batch_size):
+                batch = order[start:start + batch_size]
+                w = w - lr * 2 * X[batch].T @ (X[batch] @ w - y[batch]) / len(batch)
+                if not np.all(np.abs(w) < 1e6):
+                    return np.array(path)  # diverged
+                path.append(w)
+    return np.array(path)
+
+
+def measured_gradient_noise(X, y, batch_sizes=NOISE_BATCH_SIZES, w=(0.0, 0.0), draws=500,
+                            seed=0):
+    """For each batch size, the root-mean-square distance between ``draws`` mini-batch
+    gradients at ``w`` and the full-data gradient."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    w = np.asarray(w, dtype=float)
+    residual = X @ w - y
+    full = 2 * X.T @ residual / len(y)
+    noise = []
+    for batch_size in batch_sizes:
+        _check_batch_size(batch_size, len(y))
+        picks = np.stack([torch.randperm(len(y), generator=generator)[:batch_size].numpy()
+                          for _ in range(draws)])
+        grads = 2 * np.einsum("dbk,db->dk", X[picks], residual[picks]) / batch_size
+        noise.append(np.sqrt(np.mean(np.sum((grads - full) ** 2, axis=1))))
+    return np.array(noise)
+
+
+def batch_noise_figure(batch_size=32, lr=0.05, epochs=1, seed=0):
+    """Left: the path of mini-batch gradient descent with this batch size over the loss
+    contours. Right: measured gradient noise against batch size (log-log) with the slope -1/2
+    drawn through B = 1, and this batch size marked. Returns the figure."""
+    X, y = noise_regression_data()
+    path = minibatch_path(X, y, batch_size, lr, epochs, seed=seed)
+    w_best = np.linalg.lstsq(X, y, rcond=None)[0]
+    grid = np.stack(np.meshgrid(np.linspace(-3, 4, 200), np.linspace(-3, 3, 200)), axis=-1)
+    loss = np.mean((grid @ X.T - y) ** 2, axis=-1)
+    sizes = np.array(NOISE_BATCH_SIZES)
+    noise = measured_gradient_noise(X, y, sizes, seed=seed)
+    mine = measured_gradient_noise(X, y, [batch_size], seed=seed)[0]
+
+    fig, (ax_map, ax_noise) = plt.subplots(1, 2, figsize=(11, 4.3))
+    ax_map.contour(grid[..., 0], grid[..., 1], np.log10(loss), levels=20, cmap="Greys",
+                   linewidths=0.7)
+    ax_map.plot(path[:, 0], path[:, 1], ".-", ms=2, lw=0.8, color="C0")
+    ax_map.plot(*path[0], "ko", ms=5)
+    ax_map.plot(*w_best, "*", color="gold", ms=14, mec="k")
+    updates = epochs * -(-len(y) // batch_size)
+    done = f"{updates} updates" if len(path) == updates + 1 else \
+        f"diverged after {len(path)} of {updates} updates"
+    ax_map.set(xlabel="$w_1$", ylabel="$w_2$", aspect="equal", xlim=(-3, 4), ylim=(-3, 3),
+               title=f"B = {batch_size}: {done} in {epochs} epoch(s), $\\eta$ = {lr:g}")
+    ax_noise.loglog(sizes, noise, "o-", label="measured")
+    ax_noise.loglog(sizes, noise[0] / np.sqrt(sizes), "k--", lw=1, label=r"$\propto 1/\sqrt{B}$")
+    ax_noise.plot(batch_size, mine, "o", color="C3", ms=10, mfc="none", mew=2,
+                  label=f"B = {batch_size}")
+    ax_noise.set(xlabel="batch size B", ylabel="gradient noise (RMS)",
+                 title="noise of a mini-batch gradient")
+    ax_noise.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def batch_noise_widget():
+    """``batch_noise_figure`` with sliders for the batch size (powers of 2), lr and epochs."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    def draw(batch_size, lr, epochs):
+        fig = batch_noise_figure(batch_size, lr, epochs)
+        display(fig)
+        plt.close(fig)
+
+    return widgets.interactive(
+        draw,
+        batch_size=widgets.SelectionSlider(options=list(NOISE_BATCH_SIZES), value=32,
+                                           description="B"),
+        lr=widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=0, step=0.1,
+                                  description="η"),
+        epochs=widgets.IntSlider(value=1, min=1, max=5, description="epochs"),
+    )
