@@ -4,22 +4,19 @@ chapter-1 exercises expect, derived here by hand."""
 
 import math
 import re
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
-LECTURE = Path(__file__).resolve().parents[1] / "source" / "ch01_gd_by_hand" / "lecture.ipynb"
+from tests.lecture_text import printed_text
+
 SIZES = np.array([1000.0, 1500.0, 2000.0, 2500.0, 3000.0])
 PRICES = np.array([200.0, 280.0, 350.0, 400.0, 480.0])
 
 
 @pytest.fixture(scope="module")
 def printed() -> str:
-    notebook = nbformat.read(LECTURE, as_version=4)
-    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                   for output in cell.get("outputs", []) if output.output_type == "stream")
+    return printed_text("ch01_gd_by_hand")
 
 
 def shown(printed, pattern):

@@ -4,29 +4,19 @@ reference curvature helpers the exercises' hidden tests use."""
 
 import math
 import re
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
 from course.reference import curvature
+from tests.lecture_text import printed_text, shown
 
-LECTURE = Path(__file__).resolve().parents[1] / "source" / "ch02_loss_landscapes" / "lecture.ipynb"
 NUMBER = r"([-+]?\d+\.\d+)"
 
 
 @pytest.fixture(scope="module")
 def printed() -> str:
-    notebook = nbformat.read(LECTURE, as_version=4)
-    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                   for output in cell.get("outputs", []) if output.output_type == "stream")
-
-
-def shown(printed, pattern):
-    found = re.findall(pattern, printed)
-    assert len(found) == 1, f"expected one printed line matching {pattern!r}, found {found}"
-    return found[0]
+    return printed_text("ch02_loss_landscapes")
 
 
 def bisect(g, lo, hi, tol=1e-13):

@@ -3,23 +3,19 @@ squares, the closed form of the mini-batch noise, plain NumPy re-runs of the tra
 torch's batch order) and compared with the committed outputs."""
 
 import re
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import torch
 
-LECTURE = Path(__file__).resolve().parents[1] / "source" / "ch03_batch_sizes" / "lecture.ipynb"
+from tests.lecture_text import printed_text
+
 NUMBER = r"([-+]?\d+\.\d+)"
 
 
 @pytest.fixture(scope="module")
 def printed() -> str:
-    notebook = nbformat.read(LECTURE, as_version=4)
-    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                   if "NBVAL_IGNORE_OUTPUT" not in cell.source
-                   for output in cell.get("outputs", []) if output.output_type == "stream")
+    return printed_text("ch03_batch_sizes")
 
 
 @pytest.fixture(scope="module")

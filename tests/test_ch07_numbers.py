@@ -4,24 +4,18 @@ committed outputs: closed forms and hand computations, and the NumPy reference o
 
 import math
 import re
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
 from course import landscapes
 from course.reference import optimizers as opt
-
-LECTURE = Path(__file__).resolve().parents[1] / "source" / "ch07_adam" / "lecture.ipynb"
+from tests.lecture_text import printed_text
 
 
 @pytest.fixture(scope="module")
 def printed() -> str:
-    """All text the lecture printed, as committed."""
-    notebook = nbformat.read(LECTURE, as_version=4)
-    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                   for output in cell.get("outputs", []) if output.output_type == "stream")
+    return printed_text("ch07_adam")
 
 
 def shown(printed: str, pattern: str) -> tuple[str, ...]:
