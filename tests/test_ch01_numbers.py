@@ -100,7 +100,7 @@ def test_gradient_check_figures(printed):
     e = 0.1 * SIZES + 50 - PRICES
     analytic = (2 * np.mean(e * SIZES), 2 * np.mean(e))
     assert analytic == (-404000.0, -184.0)
-    assert shown(printed, r"analytic gradient: \[(\S+) +(\S+)\]") == analytic
+    assert shown(printed, r"autograd gradient: \[(\S+) +(\S+)\]") == analytic
     # forward difference error = h * (second derivative) / 2 / |gradient|, worst coordinate
     for h in (1e-2, 1e-4):
         forward = max(h * np.mean(SIZES**2) / abs(analytic[0]), h * 1 / abs(analytic[1]))
