@@ -26,7 +26,7 @@ def _show(x) -> str:
 def as_float_array(value, name: str = "the answer", *, shape=None, finite=True) -> np.ndarray:
     """``value`` as a float array, or an ``AssertionError`` that says why it cannot be one."""
     if value is None:
-        raise AssertionError(f"{name} is None: did you forget to `return` it?")
+        raise AssertionError(f"{name} is None: did you forget to `return` it, or to assign it?")
     if isinstance(value, str | bytes):
         raise AssertionError(f"{name} should be a number or an array, got the text {value!r}")
     try:
@@ -69,7 +69,7 @@ def check_choice(name: str, got, expected: str, options: str = "abcd",
 
     ``explanations`` maps wrong letters to a hint about why that option is tempting but wrong.
     """
-    if not isinstance(got, str) or got.strip().lower() not in options:
+    if not isinstance(got, str) or got.strip().lower() not in list(options):
         raise AssertionError(
             f"{name} should be one of the letters {', '.join(map(repr, options))}, got {got!r}"
         )

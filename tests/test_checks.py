@@ -44,8 +44,9 @@ def test_known_mistake_is_named_and_hint_is_given_otherwise():
 
 
 def test_choice_and_true():
-    with pytest.raises(AssertionError, match="one of the letters"):
-        check_choice("answer", "e", "b")
+    for not_a_letter in ("e", "", "ab", None):
+        with pytest.raises(AssertionError, match="one of the letters"):
+            check_choice("answer", not_a_letter, "b")
     with pytest.raises(AssertionError, match="'a' is not right: too early"):
         check_choice("answer", "a", "b", explanations={"a": "too early"})
     with pytest.raises(AssertionError, match="not a bool"):
