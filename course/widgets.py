@@ -289,3 +289,160 @@ def batch_noise_widget():
                                   description="η"),
         epochs=widgets.IntSlider(value=1, min=1, max=5, description="epochs"),
     )
+
+
+# --- Chapter 4: the schedule planner ------------------------------------------------------------
+
+SCHEDULES = ("step", "exponential", "cosine", "warmup + cosine", "SGDR", "one-cycle")
+
+
+def schedule_lrs(kind, base_lr=0.1, total_steps=100, warmup_steps=10):
+    """The learning rate ``torch.optim.lr_scheduler`` sets at each of ``total_steps`` steps for a
+    schedule ``kind`` (one of ``SCHEDULES``), with hyper-parameters scaled to the run's length."""
+    import torch
+
+    if kind not in SCHEDULES:
+        raise ValueError(f"kind must be one of {SCHEDULES}, got {kind!r}")
+    if not (isinstance(total_steps, int) and total_steps >= 2) or not base_lr > 0:
+        raise ValueError("need total_steps >= 2 and base_lr > 0")
+    if not 0 <= warmup_steps < total_steps:
+        raise ValueError(f"warmup_steps must be in [0, {total_steps}), got {warmup_steps!r}")
+    sched = torch.optim.lr_scheduler
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
+    make = {
+        "step": lambda: sched.StepLR(opt, step_size=max(1, total_steps // 3), gamma=0.1),
+        "exponential": lambda: sched.ExponentialLR(opt, gamma=0.01 ** (1 / total_steps)),
+        "cosine": lambda: sched.CosineAnnealingLR(opt, T_max=total_steps),
+        "warmup + cosine": lambda: sched.SequentialLR(
+            opt, [sched.LinearLR(opt, start_factor=0.01, total_iters=max(1, warmup_steps)),
+                  sched.CosineAnnealingLR(opt, T_max=total_steps - warmup_steps)],
+            milestones=[max(1, warmup_steps)]),
+        "SGDR": lambda: sched.CosineAnnealingWarmRestarts(opt, T_0=max(1, total_steps // 7),
+                                                          T_mult=2),
+        "one-cycle": lambda: sched.OneCycleLR(opt, max_lr=base_lr, total_steps=total_steps,
+                                              cycle_momentum=False),
+    }[kind]
+    scheduler, lrs = make(), []
+    for _ in range(total_steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        scheduler.step()
+    return np.array(lrs)
+
+
+def schedule_figure(kinds=SCHEDULES, base_lr=0.1, total_steps=100, warmup_steps=10):
+    """The schedules ``kinds`` drawn side by side on one axis (linear) and one (log)."""
+    fig, (ax_lin, ax_log) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for kind in kinds:
+        lrs = schedule_lrs(kind, base_lr, total_steps, warmup_steps)
+        ax_lin.plot(lrs, label=kind)
+        ax_log.semilogy(lrs, label=kind)
+    ax_lin.set(xlabel="step", ylabel="learning rate",
+               title=f"{total_steps} steps, base lr {base_lr:g}")
+    ax_log.set(xlabel="step", ylabel="learning rate (log)", title="the same, log scale")
+    ax_lin.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def schedule_planner_widget():
+    """``schedule_figure`` with controls: which schedules, base lr, run length, warmup."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    def draw(kinds, base_lr, total_steps, warmup_steps):
+        fig = schedule_figure(kinds or ("cosine",), base_lr, total_steps,
+                              min(warmup_steps, total_steps - 1))
+        display(fig)
+        plt.close(fig)
+
+    return widgets.interactive(
+        draw,
+        kinds=widgets.SelectMultiple(options=SCHEDULES, value=("cosine", "warmup + cosine", "SGDR"),
+                                     description="schedules"),
+        base_lr=widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=0, description="base lr"),
+        total_steps=widgets.IntSlider(value=100, min=20, max=1000, step=10, description="steps"),
+        warmup_steps=widgets.IntSlider(value=10, min=0, max=100, description="warmup"),
+    )
+
+
+# --- Chapter 5: the momentum β explorer on the ravine w1² + 25 w2² ----------------------------
+
+RAVINE_START = (-9.0, 2.0)
+
+
+def momentum_ravine_paths(momentum=0.9, lr=0.01, steps=60, nesterov=False, start=RAVINE_START):
+    """Plain gradient descent and SGD with ``momentum`` (``torch.optim.SGD``, float64), both with
+    step size ``lr``, from ``start`` on the ravine. Returns ``{label: path}``, each of shape
+    ``(steps + 1, 2)``; once a run stops being finite (it diverged) the rest of its path is NaN."""
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    label = f"{'Nesterov' if nesterov else 'momentum'} β = {momentum:g}"
+    racers = [("gradient descent", "SGD", {"lr": lr}),
+              (label, "SGD", {"lr": lr, "momentum": momentum, "nesterov": nesterov})]
+    if momentum == 0:
+        racers = racers[:1]
+    return _paths_on(landscapes.ravine, start, steps, racers)
+
+
+def _paths_on(surface, start, steps, racers):
+    import torch
+
+    start = np.asarray(start, dtype=float)
+    if start.shape != (2,):
+        raise ValueError(f"start must be a point (w1, w2), got shape {start.shape}")
+    if not (isinstance(steps, int) and steps >= 1):
+        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+    paths = {}
+    for label, class_name, hyper in racers:
+        w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        optimizer = getattr(torch.optim, class_name)([w], **hyper)
+        path = np.full((steps + 1, 2), np.nan)
+        path[0] = start
+        with np.errstate(all="ignore"):
+            for k in range(1, steps + 1):
+                w.grad = torch.from_numpy(surface.grad(w.detach().numpy()))
+                optimizer.step()
+                point = w.detach().numpy()
+                if not np.all(np.isfinite(point)) or np.abs(point).max() > 1e6:
+                    break  # diverged: leave the rest NaN
+                path[k] = point
+        paths[label] = path
+    return paths
+
+
+def momentum_ravine_figure(momentum=0.9, lr=0.01, steps=60, nesterov=False):
+    """The paths over the ravine's contours, and the loss against step on a log scale."""
+    from course.plotting import contour_2d, loss_curves
+
+    paths = momentum_ravine_paths(momentum, lr, steps, nesterov)
+    fig, (ax_map, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.2))
+    contour_2d(landscapes.ravine, paths, ax=ax_map)
+    with np.errstate(all="ignore"):
+        loss_curves({label: landscapes.ravine.f(path) for label, path in paths.items()},
+                    ax=ax_loss, title=f"η = {lr:g}, {steps} steps")
+    ax_loss.set_yscale("log")
+    fig.tight_layout()
+    return fig
+
+
+def momentum_ravine_widget():
+    """``momentum_ravine_figure`` with sliders for β and η and a Nesterov switch."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    def draw(momentum, lr, steps, nesterov):
+        fig = momentum_ravine_figure(momentum, lr, steps, nesterov)
+        display(fig)
+        plt.close(fig)
+
+    return widgets.interactive(
+        draw,
+        momentum=widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="β"),
+        lr=widgets.FloatLogSlider(value=0.01, base=10, min=-3, max=np.log10(0.05), step=0.05,
+                                  description="η"),
+        steps=widgets.IntSlider(value=60, min=10, max=300, step=10, description="steps"),
+        nesterov=widgets.Checkbox(value=False, description="Nesterov"),
+    )

@@ -1,0 +1,97 @@
+"""Known-wrong submissions of chapter 4 (schedules and the LR range test): 16 points in all.
+
+Points per test cell: test_step_lr 2, test_cosine_annealing_lr 2, test_warmup_cosine_lr 3,
+test_cosine_warm_restarts_lr 3, test_lr_range_test 3, three concept checks 1 each. The warmup
+schedule calls the student's cosine, so a wrong cosine also costs the warmup cell.
+"""
+
+from tests.submissions import Wrong
+
+WRONG = [
+    Wrong(
+        name="sgdr_cycle_does_not_grow",
+        mistake="SGDR restarts every T_0 steps whatever T_mult says",
+        replace={"cosine_warm_restarts_lr": '''
+def cosine_warm_restarts_lr(t, base_lr, T_0, T_mult=1, eta_min=0.0):
+    t_cur = t % T_0
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * t_cur / T_0)) / 2
+'''},
+        score=13,
+        fails={"test_cosine_warm_restarts_lr": "multiplied by T_mult at each restart"},
+    ),
+    Wrong(
+        name="cosine_off_by_one",
+        mistake="the cosine is evaluated one step ahead (t + 1)",
+        replace={"cosine_annealing_lr": '''
+def cosine_annealing_lr(t, base_lr, T_max, eta_min=0.0):
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * (t + 1) / T_max)) / 2
+'''},
+        score=11,
+        fails={"test_cosine_annealing_lr": "off by one step",
+               "test_warmup_cosine_lr": "expected"},
+    ),
+    Wrong(
+        name="warmup_starts_at_base_lr",
+        mistake="the warmup ignores start_factor and starts at the base rate",
+        replace={"warmup_cosine_lr": '''
+def warmup_cosine_lr(t, base_lr, warmup_steps, T_max, start_factor=0.01, eta_min=0.0):
+    if t < warmup_steps:
+        return base_lr
+    return cosine_annealing_lr(t - warmup_steps, base_lr, T_max, eta_min)
+'''},
+        score=13,
+        fails={"test_warmup_cosine_lr": "a warmup starts at start_factor * base_lr"},
+    ),
+    Wrong(
+        name="lr_finder_never_stops",
+        mistake="the LR range test runs every step even after the loss explodes",
+        replace={"lr_range_test": '''
+def lr_range_test(train_step, lr_min=1e-7, lr_max=10.0, steps=100, beta=0.98, stop_factor=4.0):
+    lrs, smoothed, average = [], [], 0.0
+    for k in range(steps):
+        lr = lr_min * (lr_max / lr_min) ** (k / (steps - 1))
+        average = beta * average + (1 - beta) * train_step(lr)
+        lrs.append(lr)
+        smoothed.append(average / (1 - beta ** (k + 1)))
+    return lrs, smoothed
+'''},
+        score=13,
+        fails={"test_lr_range_test": "ran all 100 steps although the loss exploded"},
+    ),
+    Wrong(
+        name="lr_finder_without_bias_correction",
+        mistake="the moving average is not divided by 1 - beta**(k+1)",
+        replace={"lr_range_test": '''
+def lr_range_test(train_step, lr_min=1e-7, lr_max=10.0, steps=100, beta=0.98, stop_factor=4.0):
+    lrs, smoothed, average, best = [], [], 0.0, math.inf
+    for k in range(steps):
+        lr = lr_min * (lr_max / lr_min) ** (k / (steps - 1))
+        average = beta * average + (1 - beta) * train_step(lr)
+        lrs.append(lr)
+        smoothed.append(average)
+        if not math.isfinite(average) or average > stop_factor * best:
+            break
+        best = min(best, average)
+    return lrs, smoothed
+'''},
+        score=13,
+        fails={"test_lr_range_test": "correct the zero start"},
+    ),
+    Wrong(
+        name="step_decay_one_step_early",
+        mistake="step decay drops at t + 1 instead of t",
+        replace={"step_lr": '''
+def step_lr(t, base_lr, step_size, gamma=0.1):
+    return base_lr * gamma ** ((t + 1) // step_size)
+'''},
+        score=14,
+        fails={"test_step_lr": "the first drop comes at t = step_size"},
+    ),
+    Wrong(
+        name="picks_the_minimum",
+        mistake="reads the LR finder's minimum as the learning rate to use",
+        replace={"concept_a": 'answer_a = "c"\n'},
+        score=15,
+        fails={"test_concept_a": "edge of instability"},
+    ),
+]
