@@ -1,0 +1,298 @@
+"""What runs inside the sandbox: limits, a watch on the student's code, then the Jupyter kernel.
+
+This file is copied into every sandbox and run there as a script, so it imports nothing from the
+repository. ``python inside.py CONFIG.json -- <ipykernel arguments>`` does, in order:
+
+1. set the resource limits (memory, processes, file size, no core dumps);
+2. forbid gaining privileges and, when started as root, become the sandbox's own user;
+3. install an audit hook (``sys.addaudithook``, which no later code can remove) that reports, as
+   JSON lines on an inherited pipe, what the student's code does that a grader must know about:
+   importing ``course.reference``, patching ``numpy``/``numpy.testing``/``course.checks``/
+   builtins, defining ``__eq__`` and friends, touching files outside its folder;
+4. start the IPython kernel in this same process, so the hook stays.
+
+"Student code" is every cell that is not one of the assignment's test cells (recognised by the
+SHA-256 of their source, which the grader passes in) and any code it compiles or calls into.
+The same static checks (:func:`scan_source`) also run on the submitted notebook outside the
+sandbox, so a flag does not depend on the kernel surviving.
+"""
+
+import ast
+import hashlib
+import json
+import os
+import sys
+
+REFERENCE = "course.reference"
+# Global names the test cells rely on; a student cell must not rebind them.
+HARNESS_NAMES = frozenset({
+    "check_close", "check_choice", "check_true", "as_float_array", "quiet", "np", "numpy",
+    "AssertionError",
+})
+PATCHED_MODULES = ("np", "numpy", "checks", "course", "builtins", "__builtins__", "testing")
+EQUALITY_DUNDERS = frozenset({
+    "__eq__", "__ne__", "__bool__", "__array__", "__array_ufunc__", "__array_function__",
+})
+FILE_CALLS = frozenset({
+    "open", "listdir", "scandir", "remove", "unlink", "rename", "replace", "rmdir", "rmtree",
+    "chmod", "chown", "symlink", "link", "truncate", "walk", "glob", "copy", "copyfile",
+    "read_text", "read_bytes", "write_text", "write_bytes", "Path", "chdir", "mkdir", "utime",
+})
+
+
+def cell_hash(source: str) -> str:
+    """The identity of a cell's source, blind to surrounding blank space."""
+    return hashlib.sha256(source.strip().encode()).hexdigest()
+
+
+def _dotted(node) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    elif isinstance(node, ast.Subscript):
+        parts.append(_dotted(node.value) + "[]")
+    return ".".join(reversed(parts))
+
+
+def _outside(path: str) -> bool:
+    return path.startswith(("/", "~")) or ".." in path.replace("\\", "/").split("/")
+
+
+def scan_source(source: str) -> list[tuple[str, str]]:
+    """Static flags for one piece of student code: ``[(kind, detail), ...]``.
+
+    Kinds: ``reference_import``, ``monkey_patch``, ``custom_eq``, ``outside_file``.
+    Code that does not parse yields nothing (it fails on its own when run).
+    """
+    # IPython magics and shell escapes are not Python; blank them out line by line.
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError):
+        return []
+    flags = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == REFERENCE or alias.name.startswith(REFERENCE + "."):
+                    flags.append(("reference_import", f"import {alias.name}"))
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            names = {alias.name for alias in node.names}
+            if module.startswith(REFERENCE) or (module == "course" and "reference" in names):
+                flags.append(("reference_import", f"from {module} import {', '.join(names)}"))
+        elif isinstance(node, ast.Call):
+            func = _dotted(node.func)
+            args = [a.value for a in node.args
+                    if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            if func.split(".")[-1] in {"import_module", "__import__"} and any(
+                    a.startswith(REFERENCE) for a in args):
+                flags.append(("reference_import", f"{func}({args[0]!r})"))
+            if func in {"setattr", "delattr"} and node.args:
+                target = _dotted(node.args[0])
+                if target.split(".")[0] in PATCHED_MODULES or "testing" in target:
+                    flags.append(("monkey_patch", f"{func}({target}, ...)"))
+                if any(a in EQUALITY_DUNDERS for a in args):
+                    flags.append(("custom_eq", f"{func}(..., {args[-1]!r}, ...)"))
+            if func.split(".")[-1] == "type" and len(node.args) == 3:
+                body = node.args[2]
+                if isinstance(body, ast.Dict) and any(
+                        isinstance(k, ast.Constant) and k.value in EQUALITY_DUNDERS
+                        for k in body.keys):
+                    flags.append(("custom_eq", "type(...) with an equality method"))
+            if func.split(".")[-1] in FILE_CALLS and args and _outside(args[0]):
+                flags.append(("outside_file", f"{func}({args[0]!r})"))
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                        item.name in EQUALITY_DUNDERS):
+                    flags.append(("custom_eq", f"class {node.name} defines {item.name}"))
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+            targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+            for target in targets:
+                for sub in ast.walk(target):
+                    name = _dotted(sub) if isinstance(sub, ast.Attribute | ast.Subscript) else ""
+                    root = name.split(".")[0].removesuffix("[]")
+                    if name and (root in PATCHED_MODULES or ".testing" in name):
+                        flags.append(("monkey_patch", f"assigns {name}"))
+                        break
+                    if isinstance(sub, ast.Name) and sub.id in HARNESS_NAMES and (
+                            sub is target or isinstance(target, ast.Tuple | ast.List)):
+                        flags.append(("monkey_patch", f"rebinds {sub.id}"))
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in HARNESS_NAMES:
+            flags.append(("monkey_patch", f"redefines {node.name}"))
+    return flags
+
+
+class _Watch:
+    """The audit hook's state; one per kernel."""
+
+    # Builtins that IPython and ipykernel replace on purpose.
+    IPYTHON_BUILTINS = frozenset({
+        "input", "raw_input", "exit", "quit", "help", "display", "get_ipython", "copyright",
+        "credits", "license", "_", "__", "___", "__IPYTHON__", "open", "__builtins__",
+        "__name__", "__doc__", "__package__", "__loader__", "__spec__",
+    })
+    PATH_EVENTS = frozenset({
+        "open", "os.listdir", "os.scandir", "os.remove", "os.rename", "os.rmdir", "os.mkdir",
+        "os.chmod", "os.chown", "os.symlink", "os.link", "os.truncate", "os.utime",
+        "shutil.rmtree", "shutil.copyfile", "os.chdir", "glob.glob",
+    })
+    READ_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "glob.glob", "os.chdir"})
+
+    def __init__(self, fd: int, test_hashes: set[str], home: str, read_roots: list[str],
+                 reference_dir: str):
+        self.fd = fd
+        self.reference_dir = os.path.join(reference_dir, "")
+        self.test_hashes = test_hashes
+        self.home = home
+        # the process's own view of the system (its PID namespace) is nothing to report
+        self.read_roots = tuple(os.path.join(r, "") for r in [*read_roots, "/proc", "/sys",
+                                                               "/dev"])
+        self.write_roots = (os.path.join(home, ""), "/tmp/")
+        self.student_files: set[str] = set()
+        self.reported: set[tuple[str, str]] = set()
+        self.snapshot: dict[str, dict[str, object]] = {}
+        self.busy = False
+
+    def take_snapshot(self) -> None:
+        import builtins
+
+        import numpy
+        import numpy.testing
+
+        import course.checks
+
+        for name, module in [("builtins", builtins), ("numpy", numpy),
+                             ("numpy.testing", numpy.testing), ("course.checks", course.checks)]:
+            self.snapshot[name] = dict(vars(module))
+        self.modules = {"builtins": builtins, "numpy": numpy, "numpy.testing": numpy.testing,
+                        "course.checks": course.checks}
+
+    def report(self, kind: str, detail: str) -> None:
+        if (kind, detail) in self.reported or len(self.reported) >= 100:
+            return
+        self.reported.add((kind, detail))
+        line = json.dumps({"kind": kind, "detail": detail[:300]}) + "\n"
+        try:
+            os.write(self.fd, line.encode())
+        except OSError:
+            pass  # the pipe is gone; the grader notices the missing end marker
+
+    def check_patches(self) -> None:
+        for name, before in self.snapshot.items():
+            now = vars(self.modules[name])
+            for attr, value in before.items():
+                if name == "builtins" and attr in self.IPYTHON_BUILTINS:
+                    continue
+                if now.get(attr, value) is not value:
+                    self.report("monkey_patch", f"{name}.{attr} was replaced")
+
+    def from_student(self) -> bool:
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_code.co_filename in self.student_files:
+                return True
+            frame = frame.f_back
+        return False
+
+    @staticmethod
+    def _full(path) -> str:
+        full = os.path.normpath(os.path.join(os.getcwd(), os.fsdecode(os.fspath(path))))
+        return full if full.endswith("/") else full + "/"
+
+    def _outside(self, full: str, write: bool) -> bool:
+        if full.startswith(self.write_roots) or full in {"/dev/null/", "/dev/urandom/"}:
+            return False
+        return write or not full.startswith(self.read_roots)
+
+    def __call__(self, event: str, args: tuple) -> None:
+        if self.busy or not (event == "compile" or event == "import"
+                             or event in self.PATH_EVENTS):
+            return
+        self.busy = True  # our own work below must not re-enter the hook
+        try:
+            self.handle(event, args)
+        except Exception as err:  # a hook must never break the kernel
+            self.report("watch_error", f"{event}: {type(err).__name__}: {err}")
+        finally:
+            self.busy = False
+
+    def handle(self, event: str, args: tuple) -> None:
+        if event == "compile":
+            source, filename = args[0], args[1]
+            if not isinstance(source, str | bytes) or not isinstance(filename, str):
+                return
+            if isinstance(source, bytes):
+                source = source.decode(errors="replace")
+            if cell_hash(source) in self.test_hashes:
+                self.check_patches()  # before every test cell
+                return
+            is_cell = filename.startswith(("/tmp/ipykernel_", "<ipython-input"))
+            if is_cell or self.from_student():
+                self.student_files.add(filename)
+                for kind, detail in scan_source(source):
+                    self.report(kind, detail)
+        elif event == "import":
+            module = args[0]
+            if (module == REFERENCE or str(module).startswith(REFERENCE + ".")) and (
+                    self.from_student()):
+                self.report("reference_import", f"imports {module} at run time")
+        elif self.from_student():
+            if event in self.READ_EVENTS:
+                paths = args[:1]
+                write = event == "open" and any(c in str(args[1]) for c in "wax+")
+            else:
+                paths = [a for a in args if isinstance(a, str | bytes | os.PathLike)][:2]
+                write = True
+            for path in paths:
+                if path is None or isinstance(path, int):
+                    continue
+                full = self._full(path)
+                if full.startswith(self.reference_dir):
+                    self.report("reference_import", "loads course.reference at run time")
+                elif self._outside(full, write):
+                    verb = "writes" if write else "reads"
+                    self.report("outside_file", f"{verb} {os.fsdecode(path)} ({event})")
+
+
+def _limit(resource_name: str, value: int) -> None:
+    import resource
+
+    resource.setrlimit(getattr(resource, resource_name), (value, value))
+
+
+def main() -> None:
+    config_path, kernel_args = sys.argv[1], sys.argv[3:]  # argv[2] is "--"
+    with open(config_path) as f:
+        config = json.load(f)
+    for name, value in config["rlimits"].items():
+        _limit(name, value)
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS: setuid programs stay powerless
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    if os.getuid() == 0 and config.get("uid") is not None:
+        os.setgroups([])
+        os.setgid(config["gid"])
+        os.setuid(config["uid"])
+    watch = _Watch(config["event_fd"], set(config["test_hashes"]), config["home"],
+                   config["read_roots"], config["reference_dir"])
+    watch.take_snapshot()
+    sys.addaudithook(watch)
+    import atexit
+
+    atexit.register(watch.check_patches)
+    atexit.register(watch.report, "end", "kernel exited normally")
+    sys.argv = ["ipykernel_launcher", *kernel_args]
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The red-team corpus, graded as one class: every hostile or broken submission gets the score,
+status and reason it must, the batch never stops, nothing outside the grader's folder changes,
+feedback never shows a hidden test, and a re-run grades only what changed.
+
+bubblewrap is required: without it these tests fail (they never skip), since grading untrusted
+code unsandboxed is the thing they exist to prevent.
+"""
+
+import csv
+import hashlib
+import shutil
+import socket
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import grade, release
+from autograder.corpus import cases
+
+pytestmark = pytest.mark.xdist_group("autograder")  # one grading batch at a time on 2 cores
+
+# Small limits keep the endless loops short; the right answers need well under a second a cell.
+LIMITS = grade.Limits(wall_s=10, cell_timeout_s=3, memory_mb=2048)
+# What the corpus batch grades from; the repository's release/ is what write_outside aims at.
+PROTECTED = [cases.SOURCE, cases.RELEASE]
+
+
+def _fingerprint(folders: list[Path]) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in folders if folder.exists()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grade the corpus once (two workers); return the rows by case name and the folders."""
+    root = tmp_path_factory.mktemp("corpus")
+    before = _fingerprint(PROTECTED)
+    with socket.socket() as server:  # a server on the grader's loopback, for the network case
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        context = {"source": release.SOURCE, "release": release.RELEASE,
+                   "port": server.getsockname()[1]}
+        cases.build_corpus(root / "submissions", context)
+        batch = grade.Batch(root / "submissions", root / "out", cases.SOURCE, workers=2,
+                            limits=LIMITS, quiet=True)
+        rows = grade.grade(batch)
+    return {"rows": {r["student_id"]: r for r in rows}, "root": root, "batch": batch,
+            "before": before, "after": _fingerprint(PROTECTED)}
+
+
+def test_corpus_is_large_enough():
+    assert len(cases.CASES) >= 25
+    assert len({c.name for c in cases.CASES}) == len(cases.CASES)
+
+
+@pytest.mark.parametrize("case", cases.CASES, ids=lambda c: c.name)
+def test_case_gets_its_grade(graded, case):
+    row = graded["rows"][case.name]
+    assert (row["score"], row["status"]) == (case.score, case.status), row["reason"]
+    assert row["max_score"] == 10
+    assert case.reason.lower() in row["reason"].lower()
+    if case.status == "graded":
+        assert row["reason"] == ""
+
+
+def test_grades_csv_has_one_row_per_submission(graded):
+    with open(graded["batch"].out / "grades.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == grade.COLUMNS
+        table = list(reader)
+    assert sorted(r["student_id"] for r in table) == sorted(c.name for c in cases.CASES)
+    assert {r["status"] for r in table} == {"graded", "failed", "timed_out", "flagged"}
+
+
+def test_grading_changes_nothing_outside_its_folder(graded):
+    assert graded["after"] == graded["before"]
+    assert not (release.RELEASE / "PWNED.txt").exists()
+    assert not Path("/PWNED.txt").exists()
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    source = nbformat.read(cases.SOURCE / cases.ASSIGNMENT / cases.NOTEBOOK, as_version=4)
+    hidden = [line.strip() for cell in source.cells
+              for part in cell.source.split("### BEGIN HIDDEN TESTS")[1:]
+              for line in part.split("### END HIDDEN TESTS")[0].splitlines()
+              if len(line.strip()) > 15]
+    assert hidden, "the corpus assignment should have hidden tests"
+    pages = sorted((graded["batch"].out / "feedback").rglob("*.html"))
+    assert len(pages) == len(cases.CASES)
+    for page in pages:
+        text = page.read_text()
+        assert "HIDDEN TESTS" not in text
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{page} shows hidden test code {leaked}"
+
+
+def test_feedback_gives_the_visible_message(graded):
+    page = graded["batch"].out / "feedback" / "nan_return" / cases.ASSIGNMENT / "exercises.html"
+    text = page.read_text()
+    assert "6 / 10" in text
+    assert "NaN" in text and "test_gd_step" in text
+
+
+def test_a_second_run_grades_only_what_changed(graded, tmp_path):
+    # A small class of its own, so this test does not depend on the corpus run's state.
+    subs = tmp_path / "subs"
+    for name in ("right", "nan_return", "untouched"):
+        shutil.copytree(graded["root"] / "submissions" / name, subs / name)
+    batch = grade.Batch(subs, tmp_path / "out", cases.SOURCE, workers=2, limits=LIMITS,
+                        quiet=True)
+    first = grade.grade(batch)
+    assert grade.grade(batch) == first
+    assert _last_run(batch) == ([], 3)
+    shutil.copyfile(subs / "right" / cases.ASSIGNMENT / cases.NOTEBOOK,
+                    subs / "untouched" / cases.ASSIGNMENT / cases.NOTEBOOK)
+    rows = {r["student_id"]: r for r in grade.grade(batch)}
+    assert _last_run(batch) == ([f"untouched/{cases.ASSIGNMENT}"], 2)
+    assert rows["untouched"]["score"] == 10
+    batch.force = True
+    grade.grade(batch)
+    assert len(_last_run(batch)[0]) == 3
+
+
+def _last_run(batch) -> tuple[list[str], int]:
+    import json
+
+    record = json.loads((batch.out / ".work" / "last_run.json").read_text())
+    return record["graded"], record["reused"]
+
+
+def test_real_chapters_grade_as_expected(tmp_path):
+    """Every chapter under source/ with a release: the right answers get full marks with no
+    false alarm from real chapter code (plots, torch, data), and an added import of
+    course.reference is flagged and nothing else is."""
+    chapter_cases = cases.chapter_cases(release.SOURCE, release.RELEASE)
+    if not chapter_cases:
+        pytest.skip("no chapter under source/ has a release yet")
+    cases.build_corpus(tmp_path / "subs", {}, chapter_cases)
+    batch = grade.Batch(tmp_path / "subs", tmp_path / "out", release.SOURCE, workers=2,
+                        limits=grade.Limits(wall_s=120, cell_timeout_s=60), quiet=True)
+    rows = {(r["student_id"], r["assignment"]): r for r in grade.grade(batch)}
+    for case in chapter_cases:
+        row = rows[(case.name, case.assignment)]
+        assert (row["score"], row["status"]) == (case.score, case.status), \
+            f"{case.name}: {row['reason']}"
+        if case.status == "flagged":
+            flags = row["reason"].removeprefix("flagged for review: ").split("; ")
+            assert all(f.startswith("reference_import") for f in flags), row["reason"]
