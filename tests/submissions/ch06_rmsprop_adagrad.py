@@ -1,0 +1,223 @@
+"""Known-wrong submissions of chapter 6 (RMSprop and AdaGrad): 19 points in all.
+
+Points per test cell: test_hand_step 2, test_rmsprop_first_step 2, test_rmsprop_eps 2,
+test_rmsprop_many_steps 3, test_rmsprop_weight_decay 1, test_adagrad_steps 2,
+test_adagrad_options 2, test_rmsprop_step_sizes 2, three concept checks 1 each.
+"""
+
+from tests.submissions import Wrong
+
+_RMSPROP_HEAD = '''class RMSprop:
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0):
+        self.lr = lr
+        self.alpha = alpha
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.v = None
+
+    def step(self, params, grads):
+        p = np.array(params, dtype=float)
+        g = np.array(grads, dtype=float)
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        if self.v is None:
+            self.v = np.zeros_like(p)
+'''
+
+_RIGHT_V = "        self.v = self.alpha * self.v + (1 - self.alpha) * g**2\n"
+_RIGHT_STEP = "        return p - self.lr * g / (np.sqrt(self.v) + self.eps)\n"
+
+
+def _rmsprop(body: str, head: str = _RMSPROP_HEAD) -> dict[str, str]:
+    return {"rmsprop": head + body}
+
+
+_ADAGRAD_HEAD = '''class Adagrad:
+    def __init__(self, lr=1e-2, lr_decay=0.0, eps=1e-10, initial_accumulator_value=0.0,
+                 weight_decay=0.0):
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.eps = eps
+        self.initial_accumulator_value = initial_accumulator_value
+        self.weight_decay = weight_decay
+        self.t = 0
+        self.sum = None
+
+    def step(self, params, grads):
+        p = np.array(params, dtype=float)
+        g = np.array(grads, dtype=float)
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        self.t += 1
+'''
+
+_RIGHT_START = "        if self.sum is None:\n" \
+               "            self.sum = np.full_like(p, self.initial_accumulator_value)\n"
+_RIGHT_LR = "        lr = self.lr / (1 + (self.t - 1) * self.lr_decay)\n"
+
+
+def _adagrad(body: str) -> dict[str, str]:
+    return {"adagrad": _ADAGRAD_HEAD + body}
+
+
+_SIZES_SIGNATURE = "def rmsprop_step_sizes(grads, lr, alpha=0.99, eps=1e-8):\n" \
+                   "    grads = np.asarray(grads, dtype=float)\n"
+
+RMSPROP_ALL = 2 + 2 + 3 + 1  # every RMSprop cell
+
+WRONG = [
+    # --- one RMSprop step by hand ---------------------------------------------------------------
+    Wrong(
+        name="hand_no_square_root",
+        mistake="divides the hand step by v1 instead of its square root",
+        replace={"hand_step": "g1 = 12.0\nv1 = 1.44\nw1 = 2 - 0.01 * 12 / 1.44\nw1_gd = 1.88\n"},
+        score=19 - 2,
+        fails={"test_hand_step": "not by v1"},
+    ),
+    # --- RMSprop --------------------------------------------------------------------------------
+    Wrong(
+        name="rmsprop_eps_inside_root",
+        mistake="RMSprop with eps inside the square root: sqrt(v + eps)",
+        replace=_rmsprop(_RIGHT_V
+                         + "        return p - self.lr * g / np.sqrt(self.v + self.eps)\n"),
+        score=19 - 2,
+        fails={"test_rmsprop_eps": "eps inside the square root"},
+    ),
+    Wrong(
+        name="rmsprop_decay_0999",
+        mistake="RMSprop decaying v with 0.999 (Adam's beta2) instead of alpha",
+        replace=_rmsprop("        self.v = 0.999 * self.v + 0.001 * g**2\n" + _RIGHT_STEP),
+        score=19 - RMSPROP_ALL,
+        fails={"test_rmsprop_first_step": "decays v with 0.999",
+               "test_rmsprop_eps": "expected",
+               "test_rmsprop_many_steps": "decays with self.alpha",
+               "test_rmsprop_weight_decay": "expected"},
+    ),
+    Wrong(
+        name="rmsprop_v_starts_at_g_squared",
+        mistake="starts v at the first squared gradient instead of 0",
+        replace=_rmsprop(_RIGHT_STEP,
+                         head=_RMSPROP_HEAD.replace(
+                             "            self.v = np.zeros_like(p)\n",
+                             "            self.v = g**2\n"
+                             "        else:\n"
+                             "    " + _RIGHT_V)),
+        score=19 - RMSPROP_ALL,
+        fails={"test_rmsprop_first_step": "start at 0",
+               "test_rmsprop_eps": "expected",
+               "test_rmsprop_many_steps": "expected",
+               "test_rmsprop_weight_decay": "expected"},
+    ),
+    Wrong(
+        name="rmsprop_no_square_root",
+        mistake="divides by v + eps instead of sqrt(v) + eps",
+        replace=_rmsprop(_RIGHT_V + "        return p - self.lr * g / (self.v + self.eps)\n"),
+        score=19 - RMSPROP_ALL,
+        fails={"test_rmsprop_first_step": "not by v",
+               "test_rmsprop_eps": "expected",
+               "test_rmsprop_many_steps": "expected",
+               "test_rmsprop_weight_decay": "expected"},
+    ),
+    Wrong(
+        name="rmsprop_lr_read_once",
+        mistake="stores the learning rate when built and ignores later changes of self.lr",
+        replace=_rmsprop(_RIGHT_V + _RIGHT_STEP.replace("self.lr", "self.lr0"),
+                         head=_RMSPROP_HEAD.replace("        self.v = None\n",
+                                                   "        self.v = None\n"
+                                                   "        self.lr0 = lr\n")),
+        score=19 - 3,
+        fails={"test_rmsprop_many_steps": "learning rate changed from 0.05 to 0.005"},
+    ),
+    Wrong(
+        name="rmsprop_weight_decay_ignored",
+        mistake="never adds weight_decay * params to the gradient",
+        replace=_rmsprop(_RIGHT_V + _RIGHT_STEP,
+                         head=_RMSPROP_HEAD.replace("        if self.weight_decay:\n"
+                                                    "            g = g + self.weight_decay * p\n",
+                                                    "")),
+        score=19 - 1,
+        fails={"test_rmsprop_weight_decay": "weight_decay was ignored"},
+    ),
+    # --- AdaGrad --------------------------------------------------------------------------------
+    Wrong(
+        name="adagrad_moving_average",
+        mistake="AdaGrad keeping a moving average of g² (RMSprop with 0.99) instead of the sum",
+        replace=_adagrad(_RIGHT_START + "        self.sum = 0.99 * self.sum + 0.01 * g**2\n"
+                         + _RIGHT_LR
+                         + "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"),
+        score=19 - 2 - 2,
+        fails={"test_adagrad_steps": "moving average",
+               "test_adagrad_options": "expected"},
+    ),
+    Wrong(
+        name="adagrad_eps_inside_root",
+        mistake="AdaGrad with eps inside the square root: sqrt(s + eps)",
+        replace=_adagrad(_RIGHT_START + "        self.sum = self.sum + g**2\n" + _RIGHT_LR
+                         + "        return p - lr * g / np.sqrt(self.sum + self.eps)\n"),
+        score=19 - 2,
+        fails={"test_adagrad_steps": "eps inside the square root"},
+    ),
+    Wrong(
+        name="adagrad_lr_decay_from_t",
+        mistake="decays the learning rate with t instead of t - 1, so step 1 is already decayed",
+        replace=_adagrad(_RIGHT_START + "        self.sum = self.sum + g**2\n"
+                         + "        lr = self.lr / (1 + self.t * self.lr_decay)\n"
+                         + "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"),
+        score=19 - 2,
+        fails={"test_adagrad_options": "uses t - 1"},
+    ),
+    Wrong(
+        name="adagrad_initial_value_ignored",
+        mistake="starts the sum at 0 whatever initial_accumulator_value says",
+        replace=_adagrad("        if self.sum is None:\n            self.sum = np.zeros_like(p)\n"
+                         + "        self.sum = self.sum + g**2\n" + _RIGHT_LR
+                         + "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"),
+        score=19 - 2,
+        fails={"test_adagrad_options": "initial_accumulator_value was ignored"},
+    ),
+    Wrong(
+        name="adagrad_sum_not_kept",
+        mistake="builds the sum from the current gradient only, so every step has size lr",
+        replace=_adagrad("        total = self.initial_accumulator_value + g**2\n" + _RIGHT_LR
+                         + "        return p - lr * g / (np.sqrt(total) + self.eps)\n"),
+        score=19 - 2 - 2,
+        fails={"test_adagrad_steps": "sum of all squared gradients",
+               "test_adagrad_options": "expected"},
+    ),
+    # --- per-parameter step sizes ---------------------------------------------------------------
+    Wrong(
+        name="step_sizes_without_square_root",
+        mistake="takes lr / (v + eps) as the step size",
+        replace={"rmsprop_step_sizes": _SIZES_SIGNATURE + '''    v = np.zeros(grads.shape[1])
+    sizes = []
+    for g in grads:
+        v = alpha * v + (1 - alpha) * g**2
+        sizes.append(lr / (v + eps))
+    return np.array(sizes)
+'''},
+        score=19 - 2,
+        fails={"test_rmsprop_step_sizes": "not by v"},
+    ),
+    Wrong(
+        name="step_sizes_before_update",
+        mistake="records the step size before updating v with the row, one step late",
+        replace={"rmsprop_step_sizes": _SIZES_SIGNATURE + '''    v = np.zeros(grads.shape[1])
+    sizes = []
+    for g in grads:
+        sizes.append(lr / (np.sqrt(v) + eps))
+        v = alpha * v + (1 - alpha) * g**2
+    return np.array(sizes)
+'''},
+        score=19 - 2,
+        fails={"test_rmsprop_step_sizes": "update v with each row first"},
+    ),
+    # --- concept checks -------------------------------------------------------------------------
+    Wrong(
+        name="concepts_uncorrected_and_rate",
+        mistake="thinks the first step is lr and that AdaGrad's steps fall like 1/t",
+        replace={"concepts": 'first_step_ratio = 1\nanswer_adagrad = "b"\nanswer_sqrt = "a"\n'},
+        score=19 - 2,
+        fails={"test_concept_first_step": "not g²",
+               "test_concept_adagrad": "not by t"},
+    ),
+]
