@@ -49,6 +49,9 @@ def lab(tmp_path_factory):
         pytest.skip(f"BROWSER TEST NOT RUN: no Chromium at {CHROMIUM} "
                     "(apt-get install chromium chromium-driver, as .ci/run does)")
     pytest.importorskip("playwright", reason="BROWSER TEST NOT RUN: playwright not installed")
+    # A fresh environment builds matplotlib's font cache on first import: do it here, not
+    # inside the first notebook cell the browser waits on.
+    subprocess.run([sys.executable, "-c", "import matplotlib.pyplot"], check=True)
     home = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "release" / CHAPTER, home / CHAPTER)
     # No "get notified about Jupyter news?" pop-up over the notebook.
@@ -129,6 +132,16 @@ def wait_kernel_idle(page, timeout=120):
     raise AssertionError(f"the notebook was still running after {timeout} s")
 
 
+def wait_all_cells_ran(page, timeout=300):
+    """After Run All: wait until every code cell of the visible notebook shows an execution
+    count (a fresh kernel may take a while before the first cell is even queued)."""
+    page.wait_for_function("""() => {
+        const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+        const prompts = nb ? [...nb.querySelectorAll('.jp-CodeCell .jp-InputPrompt')] : [];
+        return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+    }""", timeout=timeout * 1000)
+
+
 def run_menu(page, menu, item):
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{item}$")).click()
@@ -147,7 +160,7 @@ WIDGET_IMAGES = ".jp-OutputArea .widget-output img, .jupyter-widgets-output-area
 
 def widget_image(page):
     img = page.locator(WIDGET_IMAGES).first
-    img.wait_for(timeout=60_000)
+    img.wait_for(timeout=120_000)
     return img.get_attribute("src")
 
 
@@ -156,13 +169,13 @@ def test_student_flow(lab, page):
     open_notebook(page, lab, f"{CHAPTER}/lecture.ipynb")
     shot(page, "1-lecture-opened")
     run_menu(page, "Run", "Run All Cells")
-    wait_kernel_idle(page)
+    wait_all_cells_ran(page)
     assert error_outputs(page) == [], "lecture cells wrote errors"
     shot(page, "2-lecture-ran")
 
     # 2. The widget: moving its slider redraws the plot.
     slider = page.locator(".widget-slider .noUi-handle, .widget-slider input[type=range]").first
-    slider.scroll_into_view_if_needed()
+    slider.scroll_into_view_if_needed(timeout=120_000)
     before = widget_image(page)
     shot(page, "3-widget-before")
     slider.focus()
