@@ -10,6 +10,36 @@ import numpy as np
 
 from course import landscapes
 
+
+def _paths_on(surface, start, steps, racers):
+    """Run each racer ``(label, torch.optim class name, hyper-parameters)`` from ``start`` on a
+    2-D landscape for ``steps`` steps in float64; ``{label: path of shape (steps + 1, 2)}``, the
+    rest of a path NaN once it diverges."""
+    import torch
+
+    start = np.asarray(start, dtype=float)
+    if start.shape != (2,):
+        raise ValueError(f"start must be a point (w1, w2), got shape {start.shape}")
+    if not (isinstance(steps, int) and steps >= 1):
+        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+    paths = {}
+    for label, class_name, hyper in racers:
+        w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        optimizer = getattr(torch.optim, class_name)([w], **hyper)
+        path = np.full((steps + 1, 2), np.nan)
+        path[0] = start
+        with np.errstate(all="ignore"):
+            for k in range(1, steps + 1):
+                w.grad = torch.from_numpy(surface.grad(w.detach().numpy()))
+                optimizer.step()
+                point = w.detach().numpy()
+                if not np.all(np.isfinite(point)) or np.abs(point).max() > 1e6:
+                    break  # diverged: leave the rest NaN
+                path[k] = point
+        paths[label] = path
+    return paths
+
+
 # --- Chapter 1: the learning-rate slider on a 1-D valley --------------------------------------
 
 
@@ -92,31 +122,10 @@ def race_paths(landscape="rosenbrock", start=None, steps=1000, racers=None):
     landscape for ``steps`` steps, in float64. Returns ``{label: path}``, each path of shape
     ``(steps + 1, 2)``; once a racer's point stops being finite (it diverged) the rest of its
     path is NaN."""
-    import torch
-
     surface = _race_landscape(landscape)
     defaults = RACE_DEFAULTS[landscape]
-    start = np.asarray(defaults["start"] if start is None else start, dtype=float)
-    if start.shape != (2,):
-        raise ValueError(f"start must be a point (x, y), got shape {start.shape}")
-    if not (isinstance(steps, int) and steps >= 1):
-        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
-    paths = {}
-    for label, class_name, hyper in defaults["racers"] if racers is None else racers:
-        w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-        optimizer = getattr(torch.optim, class_name)([w], **hyper)
-        path = np.full((steps + 1, 2), np.nan)
-        path[0] = start
-        with np.errstate(all="ignore"):
-            for k in range(1, steps + 1):
-                w.grad = torch.from_numpy(surface.grad(w.detach().numpy()))
-                optimizer.step()
-                point = w.detach().numpy()
-                if not np.all(np.isfinite(point)) or np.abs(point).max() > 1e6:
-                    break  # diverged: leave the rest NaN
-                path[k] = point
-        paths[label] = path
-    return paths
+    start = defaults["start"] if start is None else start
+    return _paths_on(surface, start, steps, defaults["racers"] if racers is None else racers)
 
 
 def _scaled(racers, lr_scale):
@@ -385,32 +394,6 @@ def momentum_ravine_paths(momentum=0.9, lr=0.01, steps=60, nesterov=False, start
     if momentum == 0:
         racers = racers[:1]
     return _paths_on(landscapes.ravine, start, steps, racers)
-
-
-def _paths_on(surface, start, steps, racers):
-    import torch
-
-    start = np.asarray(start, dtype=float)
-    if start.shape != (2,):
-        raise ValueError(f"start must be a point (w1, w2), got shape {start.shape}")
-    if not (isinstance(steps, int) and steps >= 1):
-        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
-    paths = {}
-    for label, class_name, hyper in racers:
-        w = torch.tensor(start, dtype=torch.float64, requires_grad=True)
-        optimizer = getattr(torch.optim, class_name)([w], **hyper)
-        path = np.full((steps + 1, 2), np.nan)
-        path[0] = start
-        with np.errstate(all="ignore"):
-            for k in range(1, steps + 1):
-                w.grad = torch.from_numpy(surface.grad(w.detach().numpy()))
-                optimizer.step()
-                point = w.detach().numpy()
-                if not np.all(np.isfinite(point)) or np.abs(point).max() > 1e6:
-                    break  # diverged: leave the rest NaN
-                path[k] = point
-        paths[label] = path
-    return paths
 
 
 def momentum_ravine_figure(momentum=0.9, lr=0.01, steps=60, nesterov=False):
