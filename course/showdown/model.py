@@ -88,7 +88,9 @@ class StackedMLP:
         d_logits.div_(batch)
         torch.bmm(d_logits.transpose(1, 2), hidden, out=self.gw2)
         torch.sum(d_logits, dim=1, out=self.gb2)
-        d_hidden = torch.bmm(d_logits, self.w2).mul_(hidden > 0)
+        # ReLU's backward as autograd computes it: one kernel, where multiplying by the
+        # mask (hidden > 0) would take three (compare, convert, multiply)
+        d_hidden = torch.ops.aten.threshold_backward(torch.bmm(d_logits, self.w2), hidden, 0)
         torch.bmm(d_hidden.transpose(1, 2), xs, out=self.gw1)
         torch.sum(d_hidden, dim=1, out=self.gb1)
         return loss_sum
