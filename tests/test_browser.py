@@ -108,10 +108,38 @@ def shot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
-def open_notebook(page, lab, path):
+def open_notebook(page, lab, path, timeout=180):
+    """Open a notebook and wait until its kernel is up and idle. On a loaded machine the
+    kernel specs can arrive after the notebook, and JupyterLab then asks which kernel to
+    start: the student picks the one it proposes, and so does this test."""
     page.goto(f"{lab}/lab/tree/{path}?token={TOKEN}")
     page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answer_dialog(page) is None and re.search(
+                r"\| Idle", " ".join(page.locator(".jp-StatusBar-Widget").all_inner_texts())):
+            break
+        time.sleep(0.5)
+    else:
+        shot(page, "failed-kernel-start")
+        raise AssertionError(f"the kernel of {path} was not idle after {timeout} s")
     wait_kernel_idle(page)
+
+
+# What a student answers to JupyterLab's dialogs: start the proposed kernel; keep the notebook
+# as it is in the browser (the student's edits) when the file on disk looks newer.
+DIALOG_ANSWERS = {"Select Kernel": "Select", "File Changed": "Overwrite"}
+
+
+def answer_dialog(page):
+    """Answer an open dialog listed in DIALOG_ANSWERS; return its title, None if none is open."""
+    dialog = page.locator(".jp-Dialog")
+    if not dialog.count():
+        return None
+    title = dialog.locator(".jp-Dialog-header").inner_text().strip()
+    if title in DIALOG_ANSWERS:
+        dialog.locator(".jp-Dialog-button", has_text=DIALOG_ANSWERS[title]).click()
+    return title
 
 
 def wait_kernel_idle(page, timeout=120):
@@ -135,11 +163,32 @@ def wait_kernel_idle(page, timeout=120):
 def wait_all_cells_ran(page, timeout=300):
     """After Run All: wait until every code cell of the visible notebook shows an execution
     count (a fresh kernel may take a while before the first cell is even queued)."""
-    page.wait_for_function("""() => {
-        const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
-        const prompts = nb ? [...nb.querySelectorAll('.jp-CodeCell .jp-InputPrompt')] : [];
-        return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-    }""", timeout=timeout * 1000)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        prompts = page.evaluate("""() => {
+            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+            return nb ? [...nb.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                .map(p => p.textContent) : [];
+        }""")
+        if prompts and all(re.search(r"\[\d+\]", p) for p in prompts):
+            return
+        time.sleep(0.5)
+    shot(page, "failed-run-all")
+    status = page.locator(".jp-StatusBar-Widget").all_inner_texts()
+    raise AssertionError(f"Run All did not finish in {timeout} s: prompts {prompts}, "
+                         f"status bar {status}")
+
+
+def wait_saved(page, timeout=60):
+    """Wait until the visible notebook's tab no longer shows unsaved changes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer_dialog(page)
+        if not page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count():
+            return
+        time.sleep(0.25)
+    shot(page, "failed-save")
+    raise AssertionError(f"the notebook was not saved after {timeout} s")
 
 
 def run_menu(page, menu, item):
@@ -207,6 +256,7 @@ def test_student_flow(lab, page):
 
     # 4. nbgrader's Validate button: the other exercises are still empty, so it must say so.
     page.keyboard.press("Control+s")
+    wait_saved(page)
     page.locator(".validate-button:visible").first.click()  # nbgrader's toolbar button
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for(timeout=120_000)
