@@ -12,7 +12,8 @@ SUBMISSIONS is nbgrader's layout, ``<student>/<assignment>/<notebook>.ipynb``. O
 Assignments and their hidden tests come from ``--source`` (default: the repository's
 ``source/``), which is only read. Workers run in parallel (default: one per core), each with its
 own nbgrader course directory; kernels run in the bubblewrap sandbox of
-:mod:`autograder.sandbox`.
+:mod:`autograder.sandbox`. With ``--dask ADDRESS`` the workers are those of a Dask cluster
+(:mod:`autograder.distributed`).
 """
 
 import argparse
@@ -71,6 +72,7 @@ class Batch:
     assignments: list[str] | None = None
     quiet: bool = False
     extra_read: list[str] = field(default_factory=list)  # more read-only folders for kernels
+    scheduler: str | None = None  # a Dask scheduler's address: grade on its workers, not a Pool
 
 
 def _digest(paths: list[Path], base: Path, extra: str = "") -> str:
@@ -121,19 +123,13 @@ class Pool:
 
     def _start(self, slot: int) -> subprocess.Popen:
         course_dir = self.work / f"worker-{slot}"
-        shutil.rmtree(course_dir, ignore_errors=True)
-        shutil.copytree(self.template, course_dir, symlinks=True)
-        config = course_dir / "nbgrader_config.py"  # point root and gradebook at the copy
-        config.write_text(config.read_text().replace(str(self.template), str(course_dir)))
+        copy_template(self.template, course_dir)
         uid = str(FIRST_UID + slot) if os.geteuid() == 0 else "-"
         log = open(self.work / f"worker-{slot}.log", "a")
-        env = dict(os.environ)  # the worker and the kernel launcher import this package
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT),
-                                                          env.get("PYTHONPATH")]))
         process = subprocess.Popen(
             [sys.executable, "-m", "autograder.worker", str(course_dir), str(slot), uid],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-            start_new_session=True, cwd=course_dir, env=env,
+            start_new_session=True, cwd=course_dir, env=with_package_path(os.environ),
         )
         if self._read(process, 600) is None:  # the "ready" line
             _kill_group(process)
@@ -161,13 +157,12 @@ class Pool:
                     job = pending.get_nowait()
                 except queue.Empty:
                     break
-                deadline = job["wall_s"] * len(job["notebooks"]) + 90
                 try:
                     if process is None or process.poll() is not None:
                         process = self._start(slot)
                     process.stdin.write(json.dumps(job) + "\n")
                     process.stdin.flush()
-                    row = self._read(process, deadline)
+                    row = self._read(process, job_deadline(job))
                 except (OSError, ValueError) as err:  # the worker died: report, start afresh
                     row = _row(job, "failed", f"grader worker failed ({err}); see "
                                f"{self.work}/worker-{slot}.log")
@@ -177,8 +172,7 @@ class Pool:
                 if row is None:  # hung or crashed: kill its whole session, start afresh
                     _kill_group(process)
                     process = None
-                    row = _row(job, "timed_out", "the grader gave up on this submission "
-                               f"after {deadline:g} s")
+                    row = timed_out_row(job)
                 on_result(job, row)
             if process is not None:
                 process.stdin.close()
@@ -190,6 +184,32 @@ class Pool:
             thread.start()
         for thread in threads:
             thread.join()
+
+
+def copy_template(template: Path, course_dir: Path) -> None:
+    """Make ``course_dir`` a worker's private copy of the template course directory."""
+    shutil.rmtree(course_dir, ignore_errors=True)
+    shutil.copytree(template, course_dir, symlinks=True)
+    config = course_dir / "nbgrader_config.py"  # point root and gradebook at the copy
+    config.write_text(config.read_text().replace(str(template), str(course_dir)))
+
+
+def with_package_path(env) -> dict[str, str]:
+    """``env`` with this package's root first on PYTHONPATH: the grading worker and the
+    sandbox's kernel launcher import it."""
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+             if p and p != str(PACKAGE_ROOT)]
+    return {**env, "PYTHONPATH": os.pathsep.join([str(PACKAGE_ROOT), *paths])}
+
+
+def job_deadline(job: dict) -> float:
+    """Seconds a worker gets for a job before the grader gives up on it."""
+    return job["wall_s"] * len(job["notebooks"]) + 90
+
+
+def timed_out_row(job: dict) -> dict:
+    return _row(job, "timed_out",
+                f"the grader gave up on this submission after {job_deadline(job):g} s")
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -232,7 +252,10 @@ def discover(batch: Batch, known: list[str]) -> tuple[list[tuple[str, str, Path]
 
 def grade(batch: Batch) -> list[dict]:
     """Grade every submission of the batch; write grades.csv and feedback; return the rows."""
-    check_bwrap()
+    if batch.scheduler:  # the Dask workers need bubblewrap, not this machine
+        from autograder import distributed  # exits naming the fix if Dask is not installed
+    else:
+        check_bwrap()
     batch.out.mkdir(parents=True, exist_ok=True)
     work = batch.out / ".work"
     work.mkdir(exist_ok=True)
@@ -284,7 +307,10 @@ def grade(batch: Batch) -> list[dict]:
                 rows.append(row)
                 progress.update(1)
 
-        Pool(template, work, max(1, batch.workers)).run(jobs, on_result)
+        if batch.scheduler:
+            distributed.run(batch.scheduler, template, work, jobs, on_result)
+        else:
+            Pool(template, work, max(1, batch.workers)).run(jobs, on_result)
         progress.close()
     rows += reused
     (work / "last_run.json").write_text(json.dumps(
@@ -341,7 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assignment", action="append", dest="assignments",
                         help="grade only this assignment (repeatable)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="parallel workers (default: all %(default)s cores)")
+                        help="parallel workers (default: all %(default)s cores; "
+                             "ignored with --dask)")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="grade on the workers of this Dask scheduler, e.g. "
+                             "tcp://10.0.0.5:8786 (see autograder/distributed.py)")
     parser.add_argument("--force", action="store_true",
                         help="grade everything again, even what has not changed")
     defaults = Limits()
@@ -388,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     batch = Batch(submissions, out, args.source.resolve(), args.workers,
                   args.force, Limits(args.wall, args.cell_timeout, args.memory_mb),
-                  args.assignments, args.quiet, args.allow_read)
+                  args.assignments, args.quiet, args.allow_read, args.dask)
     grade(batch)
     return 0
 
