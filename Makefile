@@ -5,8 +5,8 @@ STAMP  := $(VENV)/.installed
 # The CPU build lies on local disk on the course machines; on a GPU box pip takes the CUDA build.
 TORCH  ?= torch==2.13.0
 PYTEST ?= $(PY) -m pytest
-GRADING_TESTS := tests/test_autograder_corpus.py tests/test_autograder_tools.py
-# Not yet in `make test`: on a fresh clone, Run All in the browser did not finish (see README).
+GRADING_TESTS := tests/test_autograder_corpus.py tests/test_autograder_tools.py \
+                 tests/test_autograder_dask.py
 BROWSER_TESTS := tests/test_browser.py
 
 .PHONY: setup test test-browser lint release lab showdown bench-showdown autograde check student-kit bench-autograde clean
@@ -24,9 +24,9 @@ $(STAMP): pyproject.toml
 test: setup
 	$(PY) -m ruff check .
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PYTEST) -n 2 --dist loadscope $(GRADING_TESTS:%=--ignore=%) $(BROWSER_TESTS:%=--ignore=%)
-	@# The class-grading tests run their own parallel sandboxed workers: on a 2-core machine
-	@# they get it to themselves (under the load of the run above, kernels started too late).
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PYTEST) -p no:xdist $(GRADING_TESTS)
+	@# The class-grading tests run their own parallel sandboxed workers, and the browser test
+	@# its own JupyterLab: on a 2-core machine they get it to themselves, after the run above.
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PYTEST) -p no:xdist $(GRADING_TESTS) $(BROWSER_TESTS)
 
 # The student flow in headless Chromium (needs Debian's chromium; .ci/run installs it).
 test-browser: setup
