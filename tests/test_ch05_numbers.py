@@ -60,3 +60,19 @@ def test_learning_rate_drop(printed):
     # torch: b = 1, 1.9, 2.71 -> w3 = -(0.1 + 0.19 + 0.0271); lr inside: v = 0.1, 0.19, 0.181
     assert shown(printed, r"after the drop: torch w3 = ([-\d.]+), lr inside the buffer w3 = "
                           r"([-\d.]+)") == ("-0.3171", "-0.4710")
+
+
+def test_rolling_through_the_shallow_minimum(printed):
+    """Where each β comes to rest on x⁴ − 8x² + x, recomputed with the gradient written out."""
+    for x0 in (3.0, 2.5):
+        for beta in (0.0, 0.5, 0.8, 0.9):
+            x, buf = x0, None
+            for _ in range(300):
+                g = 4 * x**3 - 16 * x + 1
+                buf = g if buf is None else beta * buf + g
+                x -= 0.01 * buf
+            line = shown(printed, rf"from x0 = {x0}, beta = {beta}: (rests at .*)")
+            assert line == f"rests at x = {x:+.3f}, L = {x**4 - 8 * x**2 + x:.2f}"
+    # what the prose says: only β = 0.9 from x0 = 3 reaches the deeper valley
+    assert "from x0 = 3.0, beta = 0.9: rests at x = -2.031, L = -18.02" in printed
+    assert printed.count("rests at x = +1.968, L = -14.02") == 7
