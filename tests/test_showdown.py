@@ -89,14 +89,19 @@ def test_stacked_gradients_equal_autograd():
     torch.manual_seed(3)
     model = MLP().double()
     stack = StackedMLP(model, 2, dtype=torch.float64)
+    # a larger batch first: the smaller one after it reuses the stack's scratch buffers
+    stack.forward_backward(torch.randn(30, 784, dtype=torch.float64), torch.randint(0, 10, (30,)))
     x, y = torch.randn(17, 784, dtype=torch.float64), torch.randint(0, 10, (17,))
     loss_sum = stack.forward_backward(x, y)
     loss = F.cross_entropy(model(x), y)
     loss.backward()
     expected = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
     for i in range(2):
-        torch.testing.assert_close(stack.grads[i], expected, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(stack.grads[i, :N_PARAMS], expected, rtol=1e-12, atol=1e-14)
+        assert not stack.grads[i, N_PARAMS:].any()  # the padding of the row
         assert math.isclose(loss_sum[i].item(), 17 * loss.item(), rel_tol=1e-12)
+        for p, q in zip(stack.model_params(i), model.parameters(), strict=True):
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-12, atol=1e-14)
 
 
 def test_every_epoch_sees_each_sample_once_in_a_seeded_order():

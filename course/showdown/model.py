@@ -2,19 +2,29 @@
 
 ``MLP`` is the straightforward version: autograd, one model per optimizer. ``StackedMLP`` holds
 ``k`` copies side by side and computes their forward and backward passes by hand in batched
-matrix products, so one Python step trains all of them on the same batch. Each model's
-parameters sit in one row of a ``(k, n_params)`` tensor, in the order and shapes of
-``MLP().parameters()``; its gradient sits in the same place of a twin tensor.
+matrix products, so one Python step trains all of them on the same batch.
+
+Layout: model i's parameters sit in one row ``params[i]`` of a ``(k, ROW)`` tensor, in the order
+and shapes of ``MLP().parameters()`` (W1, b1, W2, b2), padded with zeros to ``ROW = 130 · 784``
+values; its gradient sits in the same place of a twin tensor, ``grads``. So a row is 130 rows
+of 784: W1's 128, then b1, W2 and b2 in the last two. That makes the gradients of all k W1s
+one contiguous (k, 130, 784) block that a single batched product writes directly; the product
+runs over d_hidden padded with two zero rows, so it writes zeros where b1, W2 and b2 go, and
+their gradients are written afterwards. Activations are kept transposed, features × batch, as
+(k, 128, B) and (k, 10, B): the softmax over 10 classes then runs along a non-last dimension,
+which torch's CPU kernel does several times faster.
 """
 
 import torch
 from torch import nn
 
-__all__ = ["MLP", "StackedMLP", "N_IN", "N_HIDDEN", "N_OUT", "PARAM_SHAPES", "N_PARAMS"]
+__all__ = ["MLP", "StackedMLP", "N_IN", "N_HIDDEN", "N_OUT", "PARAM_SHAPES", "N_PARAMS", "ROW"]
 
 N_IN, N_HIDDEN, N_OUT = 784, 128, 10
 PARAM_SHAPES = ((N_HIDDEN, N_IN), (N_HIDDEN,), (N_OUT, N_HIDDEN), (N_OUT,))  # W1, b1, W2, b2
 N_PARAMS = sum(torch.Size(s).numel() for s in PARAM_SHAPES)  # 101 770
+_ROWS = N_HIDDEN + 2  # W1's rows, then b1, W2, b2 (1418 values) and padding in two more
+ROW = _ROWS * N_IN  # 101 920 values per model
 
 
 class MLP(nn.Sequential):
@@ -23,7 +33,7 @@ class MLP(nn.Sequential):
 
 
 def _views(flat: torch.Tensor) -> list[torch.Tensor]:
-    """W1, b1, W2, b2 as views of ``flat`` (shape (n_params,) or (k, n_params))."""
+    """W1, b1, W2, b2 as views of ``flat`` (shape (ROW,) or (k, ROW))."""
     lead, start, views = flat.shape[:-1], 0, []
     for shape in PARAM_SHAPES:
         size = torch.Size(shape).numel()
@@ -38,11 +48,18 @@ class StackedMLP:
     def __init__(self, initial: MLP, k: int, device: torch.device | str = "cpu",
                  dtype: torch.dtype = torch.float32):
         flat = torch.cat([p.detach().reshape(-1) for p in initial.parameters()])
-        self.params = flat.to(device, dtype).repeat(k, 1)
+        self.params = torch.zeros(k, ROW, device=device, dtype=dtype)
+        self.params[:, :N_PARAMS] = flat.to(device, dtype)
         self.grads = torch.zeros_like(self.params)
         self.k = k
         self.w1, self.b1, self.w2, self.b2 = _views(self.params)
         self.gw1, self.gb1, self.gw2, self.gb2 = _views(self.grads)
+        # views and scratch the step reuses
+        self._b1, self._b2 = self.b1.unsqueeze(2), self.b2.unsqueeze(2)
+        self._w2t = self.w2.transpose(1, 2)
+        self._grad_rows = self.grads.view(k, _ROWS, N_IN)
+        self._d_hidden = torch.zeros(k, _ROWS, 0, device=device, dtype=dtype)
+        self._minus_one = torch.full((1, 1, 1), -1.0, device=device, dtype=dtype)
 
     def model_params(self, i: int) -> list[torch.Tensor]:
         """Model i's parameters as leaf views whose ``.grad`` is the matching view of grads,
@@ -60,37 +77,41 @@ class StackedMLP:
         return model
 
     def logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Hidden activations (k, B, 128) and logits (k, B, 10) of a batch x (B, 784)."""
-        xs = x.expand(self.k, *x.shape)
-        hidden = torch.baddbmm(self.b1.unsqueeze(1), xs, self.w1.transpose(1, 2)).relu_()
-        return hidden, torch.baddbmm(self.b2.unsqueeze(1), hidden, self.w2.transpose(1, 2))
+        """Hidden activations (k, 128, B) and logits (k, 10, B) of a batch x (B, 784)."""
+        hidden = torch.baddbmm(self._b1, self.w1, x.T.expand(self.k, -1, -1)).relu_()
+        return hidden, torch.baddbmm(self._b2, self.w2, hidden)
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean cross-entropy and accuracy of each model on (x, y), as (k,) tensors."""
         _, logits = self.logits(x)
-        log_p = torch.log_softmax(logits, dim=2)
-        target = y.view(1, -1, 1).expand(self.k, -1, 1)
-        loss = -log_p.gather(2, target).mean(dim=(1, 2))
-        accuracy = (logits.argmax(dim=2) == y).float().mean(dim=1)
+        log_p = torch.log_softmax(logits, dim=1)
+        target = y.view(1, 1, -1).expand(self.k, 1, -1)
+        loss = -log_p.gather(1, target).mean(dim=(1, 2))
+        accuracy = (logits.argmax(dim=1) == y).float().mean(dim=1)
         return loss, accuracy
 
     def forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Fill ``grads`` with each model's gradient of its mean cross-entropy on the batch;
         return the per-model *sum* of the batch losses (k,)."""
         batch = x.shape[0]
-        xs = x.expand(self.k, *x.shape)
         hidden, logits = self.logits(x)
-        log_p = torch.log_softmax(logits, dim=2)
-        target = y.view(1, -1, 1).expand(self.k, -1, 1)
-        loss_sum = -log_p.gather(2, target).sum(dim=(1, 2))
+        log_p = torch.log_softmax(logits, dim=1)
+        target = y.view(1, 1, -1).expand(self.k, 1, -1)
+        loss_sum = -log_p.gather(1, target).sum(dim=(1, 2))
         # d(mean CE)/d logits = (softmax - one_hot) / batch
-        d_logits = log_p.exp_().scatter_add_(2, target, torch.full_like(log_p[..., :1], -1.0))
+        d_logits = log_p.exp_().scatter_add_(1, target, self._minus_one.expand(self.k, 1, batch))
         d_logits.div_(batch)
-        torch.bmm(d_logits.transpose(1, 2), hidden, out=self.gw2)
-        torch.sum(d_logits, dim=1, out=self.gb2)
+        if self._d_hidden.shape[2] < batch:  # rows 128 and 129 stay zero
+            self._d_hidden = self._d_hidden.new_zeros(self.k, _ROWS, batch)
+        d_hidden = self._d_hidden[:, :, :batch]
         # ReLU's backward as autograd computes it: one kernel, where multiplying by the
         # mask (hidden > 0) would take three (compare, convert, multiply)
-        d_hidden = torch.ops.aten.threshold_backward(torch.bmm(d_logits, self.w2), hidden, 0)
-        torch.bmm(d_hidden.transpose(1, 2), xs, out=self.gw1)
-        torch.sum(d_hidden, dim=1, out=self.gb1)
+        torch.ops.aten.threshold_backward.grad_input(
+            torch.bmm(self._w2t, d_logits), hidden, 0,
+            grad_input=d_hidden[:, :N_HIDDEN])
+        # first, as it writes zeros over the rows of b1, W2 and b2
+        torch.bmm(d_hidden, x.expand(self.k, -1, -1), out=self._grad_rows)
+        torch.sum(d_hidden[:, :N_HIDDEN], dim=2, out=self.gb1)
+        torch.bmm(d_logits, hidden.transpose(1, 2), out=self.gw2)
+        torch.sum(d_logits, dim=2, out=self.gb2)
         return loss_sum

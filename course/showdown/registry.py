@@ -3,7 +3,8 @@
 Any ``torch.optim.Optimizer`` can join: ``register("mine", MyAdam, lr=1e-3)`` takes a factory
 called as ``factory(params, lr=lr)`` (a class, or ``functools.partial`` of one). The four
 built-ins also carry a *fused* update: the same arithmetic as torch's single-tensor
-implementation, operation for operation, applied to one model's parameters as one flat tensor.
+implementation, operation for operation, applied to one model's parameters as one flat tensor
+(its row of the stack, whose zero padding stays zero: its gradient is always zero).
 That saves the per-tensor Python overhead of ``Optimizer.step`` when four models train in one
 stack; a test checks both against each other.
 """

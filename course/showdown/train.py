@@ -136,8 +136,9 @@ def train_stacked(runs: list[Run], data: Data, epochs: int = 10, batch_size: int
         for b in range(n_batches):
             index = order[b * batch_size:(b + 1) * batch_size]
             # gathered into one reused buffer: allocating a fresh batch each step is slower
-            x = torch.index_select(data.x_train, 0, index, out=x_batch[:len(index)])
-            loss_sum += stack.forward_backward(x, data.y_train[index])
+            out = x_batch if len(index) == len(x_batch) else x_batch[:len(index)]
+            x = torch.index_select(data.x_train, 0, index, out=out)
+            loss_sum += stack.forward_backward(x, torch.index_select(data.y_train, 0, index))
             for updater in updaters:
                 updater.step()
             if b % 50 == 49:
