@@ -3,18 +3,14 @@ planner widget, each against an independent computation."""
 
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course import widgets  # noqa: E402
-from course.reference import schedules as sch  # noqa: E402
-from course.reference.lr_finder import lr_range_test  # noqa: E402
-from tests.lecture_text import printed_text, shown  # noqa: E402
+from course import widgets
+from course.reference import schedules as sch
+from course.reference.lr_finder import lr_range_test
+from tests.lecture_text import printed_text, shown
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,11 @@
 """The chapter-1 widget and the shared plots, without a browser."""
 
-import matplotlib
+import ipywidgets
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import ipywidgets  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course import landscapes, plotting, widgets  # noqa: E402
+from course import landscapes, plotting, widgets
 
 
 def plotted_points(fig):

@@ -1,14 +1,10 @@
 """The chapter-3 batch-size noise explorer, drawn without a browser."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course import widgets  # noqa: E402
+from course import widgets
 
 
 def test_figure_has_the_path_and_the_noise_panel():

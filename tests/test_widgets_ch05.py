@@ -1,21 +1,10 @@
 """The chapter-5 momentum explorer on the ravine: its paths, its static figure and its widget,
 without a browser."""
 
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course import widgets  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+from course import widgets
 
 
 def test_two_steps_match_the_hand_computation():
