@@ -15,6 +15,8 @@ their gradients are written afterwards. Activations are kept transposed, feature
 which torch's CPU kernel does several times faster.
 """
 
+import functools
+
 import torch
 from torch import nn
 
@@ -54,12 +56,11 @@ class StackedMLP:
         self.k = k
         self.w1, self.b1, self.w2, self.b2 = _views(self.params)
         self.gw1, self.gb1, self.gw2, self.gb2 = _views(self.grads)
-        # views and scratch the step reuses
+        # views the step reuses, and its scratch buffers by batch size (a run has at most two)
         self._b1, self._b2 = self.b1.unsqueeze(2), self.b2.unsqueeze(2)
         self._w2t = self.w2.transpose(1, 2)
         self._grad_rows = self.grads.view(k, _ROWS, N_IN)
-        self._d_hidden = torch.zeros(k, _ROWS, 0, device=device, dtype=dtype)
-        self._minus_one = torch.full((1, 1, 1), -1.0, device=device, dtype=dtype)
+        self._scratch: dict[int, _Scratch] = {}
 
     def model_params(self, i: int) -> list[torch.Tensor]:
         """Model i's parameters as leaf views whose ``.grad`` is the matching view of grads,
@@ -87,31 +88,50 @@ class StackedMLP:
         log_p = torch.log_softmax(logits, dim=1)
         target = y.view(1, 1, -1).expand(self.k, 1, -1)
         loss = -log_p.gather(1, target).mean(dim=(1, 2))
-        accuracy = (logits.argmax(dim=1) == y).float().mean(dim=1)
+        # max's indices are argmax's (the first largest), and on CPU several times faster
+        # along this short, strided dimension
+        accuracy = (logits.max(dim=1).indices == y).float().mean(dim=1)
         return loss, accuracy
 
-    def forward_backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward_backward(self, x: torch.Tensor, y: torch.Tensor,
+                         loss_sum: torch.Tensor | None = None) -> torch.Tensor:
         """Fill ``grads`` with each model's gradient of its mean cross-entropy on the batch;
-        return the per-model *sum* of the batch losses (k,)."""
+        add each model's *sum* of the batch losses to ``loss_sum`` (k,) and return it."""
         batch = x.shape[0]
-        hidden, logits = self.logits(x)
-        log_p = torch.log_softmax(logits, dim=1)
+        if batch not in self._scratch:
+            self._scratch[batch] = _Scratch(self, batch)
+        s = self._scratch[batch]
+        if loss_sum is None:
+            loss_sum = self.params.new_zeros(self.k)
         target = y.view(1, 1, -1).expand(self.k, 1, -1)
-        loss_sum = -log_p.gather(1, target).sum(dim=(1, 2))
+        torch.baddbmm(self._b1, self.w1, x.T.expand(self.k, -1, -1), out=s.hidden).relu_()
+        torch.baddbmm(self._b2, self.w2, s.hidden, out=s.logits)
+        log_p = torch.log_softmax(s.logits, dim=1)
+        loss_sum.sub_(log_p.gather(1, target).sum(dim=(1, 2)))
         # d(mean CE)/d logits = (softmax - one_hot) / batch
-        d_logits = log_p.exp_().scatter_add_(1, target, self._minus_one.expand(self.k, 1, batch))
-        d_logits.div_(batch)
-        if self._d_hidden.shape[2] < batch:  # rows 128 and 129 stay zero
-            self._d_hidden = self._d_hidden.new_zeros(self.k, _ROWS, batch)
-        d_hidden = self._d_hidden[:, :, :batch]
+        d_logits = log_p.exp_().scatter_add_(1, target, s.minus_one).div_(batch)
         # ReLU's backward as autograd computes it: one kernel, where multiplying by the
         # mask (hidden > 0) would take three (compare, convert, multiply)
         torch.ops.aten.threshold_backward.grad_input(
-            torch.bmm(self._w2t, d_logits), hidden, 0,
-            grad_input=d_hidden[:, :N_HIDDEN])
+            torch.bmm(self._w2t, d_logits), s.hidden, 0, grad_input=s.d_hidden_used)
         # first, as it writes zeros over the rows of b1, W2 and b2
-        torch.bmm(d_hidden, x.expand(self.k, -1, -1), out=self._grad_rows)
-        torch.sum(d_hidden[:, :N_HIDDEN], dim=2, out=self.gb1)
-        torch.bmm(d_logits, hidden.transpose(1, 2), out=self.gw2)
+        torch.bmm(s.d_hidden, x.expand(self.k, -1, -1), out=self._grad_rows)
+        torch.sum(s.d_hidden_used, dim=2, out=self.gb1)
+        torch.bmm(d_logits, s.hidden_t, out=self.gw2)
         torch.sum(d_logits, dim=2, out=self.gb2)
         return loss_sum
+
+
+class _Scratch:
+    """A step's buffers for one batch size, written in place each step (allocating them anew
+    costs about as much as a small kernel each)."""
+
+    def __init__(self, stack: StackedMLP, batch: int):
+        new = functools.partial(torch.empty, device=stack.params.device,
+                                dtype=stack.params.dtype)
+        self.hidden = new(stack.k, N_HIDDEN, batch)
+        self.hidden_t = self.hidden.transpose(1, 2)
+        self.logits = new(stack.k, N_OUT, batch)
+        self.d_hidden = new(stack.k, _ROWS, batch).zero_()  # rows 128 and 129 stay zero
+        self.d_hidden_used = self.d_hidden[:, :N_HIDDEN]
+        self.minus_one = new(1, 1, 1).fill_(-1).expand(stack.k, 1, batch)

@@ -132,13 +132,15 @@ def train_stacked(runs: list[Run], data: Data, epochs: int = 10, batch_size: int
             if run.schedule is not None:
                 _set_lr(updater, run.schedule(epoch))
         order = epoch_order(n, epoch, seed).to(device)
+        y_ordered = data.y_train[order]
         loss_sum = torch.zeros(len(runs), device=device, dtype=data.x_train.dtype)
         for b in range(n_batches):
-            index = order[b * batch_size:(b + 1) * batch_size]
+            batch = slice(b * batch_size, (b + 1) * batch_size)
+            index = order[batch]
             # gathered into one reused buffer: allocating a fresh batch each step is slower
             out = x_batch if len(index) == len(x_batch) else x_batch[:len(index)]
             x = torch.index_select(data.x_train, 0, index, out=out)
-            loss_sum += stack.forward_backward(x, torch.index_select(data.y_train, 0, index))
+            stack.forward_backward(x, y_ordered[batch], loss_sum)
             for updater in updaters:
                 updater.step()
             if b % 50 == 49:
