@@ -3,7 +3,8 @@
 Not a test (pytest does not collect bench_*.py). It prints, for the same work (the default
 optimizers, epochs and batch size on the full MNIST):
 
-- the wall time of `course.showdown` (stacked models, hand-written backward, fused updates),
+- the wall time of `course.showdown` (stacked models, hand-written backward, fused updates,
+  on a CPU the models split among one process per core, as `make showdown` runs it),
 - the wall time of the common tutorial loop: a `Dataset` whose `__getitem__` normalizes one
   image, `DataLoader(batch_size=64, shuffle=True)`, one `nn.Module` and one `torch.optim`
   optimizer per optimizer, zero_grad / forward / backward / step, test evaluation each epoch,
@@ -11,6 +12,7 @@ optimizers, epochs and batch size on the full MNIST):
   model-epoch at the matrix-multiply rate measured here, on this machine, now.
 
     python tests/bench_showdown.py [--epochs 10] [--baseline-epochs E] [--device cpu] [--threads N]
+                                   [--processes auto|N]
 
 ``--baseline-epochs`` times fewer tutorial epochs and scales linearly (its epochs all cost the
 same), for a quick look; the default times the full baseline.
@@ -98,6 +100,9 @@ def main():
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads for both loops (default: torch's)")
+    parser.add_argument("--processes", default="auto",
+                        help="course.showdown's processes on a CPU (default: auto, one per "
+                             "thread)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -106,12 +111,13 @@ def main():
 
     data = load_data(device)
     start = time.perf_counter()
+    processes = args.processes if args.processes == "auto" else int(args.processes)
     ours = run_showdown(epochs=args.epochs, batch_size=args.batch_size, data=data,
-                        progress=False)
+                        progress=False, processes=processes)
     if device.type == "cuda":
         torch.cuda.synchronize()
     ours_s = time.perf_counter() - start
-    print(f"course.showdown   {ours_s:7.1f} s  "
+    print(f"course.showdown   {ours_s:7.1f} s  ({ours['config']['processes']} process(es))  "
           + " ".join(f"{r['optimizer']}={r['epochs'][-1]['test_accuracy']:.4f}"
                      for r in ours["runs"]))
 

@@ -24,6 +24,7 @@ from course.showdown.train import (
     epoch_order,
     initial_model,
     load_data,
+    process_groups,
     train_reference,
     train_stacked,
 )
@@ -156,6 +157,40 @@ def test_a_students_optimizer_runs_through_torch_optim(data64):
     np.testing.assert_allclose(curves(fast[0]), curves(reference), rtol=1e-10)
 
 
+def test_models_split_among_processes_train_as_in_one(data32):
+    # the split changes only who computes what: each model's arithmetic is the same
+    one = train_stacked(runs(*FOUR), data32, epochs=2, progress=False)
+    split = train_stacked(runs(*FOUR), data32, epochs=2, progress=False, processes=2)
+    for a, b in zip(one, split, strict=True):
+        assert a["optimizer"] == b["optimizer"] and a["status"] == b["status"] == "ok"
+        np.testing.assert_allclose(curves(a), curves(b), rtol=1e-5, atol=1e-6,
+                                   err_msg=a["optimizer"])
+
+
+def test_process_groups():
+    cpu = torch.device("cpu")
+    assert process_groups(4, 2, cpu) == [[0, 2], [1, 3]]
+    assert process_groups(3, 8, cpu) == [[0], [1], [2]]  # never more processes than models
+    assert process_groups(4, 1, cpu) == [[0, 1, 2, 3]]
+    assert process_groups(4, "auto", cpu) == process_groups(4, torch.get_num_threads(), cpu)
+    assert process_groups(4, 2, torch.device("cuda")) == [[0, 1, 2, 3]]  # one stack on a GPU
+    for bad in (0, -1, "two", 1.5):
+        with pytest.raises(ValueError, match="processes must be a positive integer or 'auto'"):
+            process_groups(4, bad, cpu)
+
+
+class _Broken(torch.optim.SGD):
+    def step(self, closure=None):
+        raise FloatingPointError("this step always fails")
+
+
+def test_a_failure_in_a_process_is_raised_here(data32):
+    broken = Run("broken", registry.resolve(("broken", _Broken, 0.1)), 0.1)
+    with pytest.raises(RuntimeError, match=r"(?s)training \['broken'\] failed.*"
+                                           r"FloatingPointError: this step always fails"):
+        train_stacked([broken, *runs("adam")], data32, epochs=1, progress=False, processes=2)
+
+
 def test_registering_an_optimizer_by_factory():
     spec = registry.register("nesterov_test", functools.partial(
         torch.optim.SGD, momentum=0.9, nesterov=True), lr=0.05, label="Nesterov")
@@ -175,9 +210,10 @@ def test_all_start_from_the_same_weights():
 
 # --- divergence and bad input -----------------------------------------------------------------
 
-def test_a_diverging_rate_is_reported_and_the_others_go_on(data32, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_diverging_rate_is_reported_and_the_others_go_on(data32, tmp_path, processes):
     result = run_showdown(("sgd", "adam"), epochs=2, lrs={"sgd": 1e4}, data=data32,
-                          out_dir=tmp_path, progress=False)
+                          out_dir=tmp_path, progress=False, processes=processes)
     sgd, adam = result["runs"]
     assert sgd["status"] == "diverged" and sgd["diverged_epoch"] == 1
     assert len(sgd["epochs"]) == 1
@@ -195,6 +231,7 @@ def test_a_diverging_rate_is_reported_and_the_others_go_on(data32, tmp_path):
     (["--lr", "adam=-1"], "expected name=positive_rate"),
     (["--lr", "sgd=0.1", "--optimizers", "adam"], "not raced"),
     (["--device", "tpu"], "invalid choice: 'tpu'"),
+    (["--processes", "0"], "--processes: must be a positive integer, got 0"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(argv, words, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -47,6 +47,17 @@ def _lr_pairs(text):
     return pairs
 
 
+def _processes(text):
+    return text if text == "auto" else _positive_int(text)
+
+
+def _add_processes(parser):
+    parser.add_argument("--processes", type=_processes, default="auto",
+                        help="on a CPU under Linux, split the models among this many processes "
+                             "of one thread each (default: auto, one per torch thread; 1: all "
+                             "in this process)")
+
+
 def _parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--batch-size", type=_positive_int, default=64)
@@ -71,6 +82,7 @@ def _parser():
     run.add_argument("--lr", type=_lr_pairs, default={}, metavar="NAME=RATE,...",
                      help="override learning rates, e.g. adam=0.003,sgd=0.05")
     run.add_argument("--out", default="results/showdown")
+    _add_processes(run)
 
     lr_range = sub.add_parser("lr-range", parents=[common], help="LR range test on MNIST")
     lr_range.add_argument("--optimizers", default="sgd,momentum,rmsprop,adam")
@@ -86,6 +98,7 @@ def _parser():
     schedules.add_argument("--lr", type=float, default=None)
     schedules.add_argument("--epochs", type=_positive_int, default=10)
     schedules.add_argument("--out", default="results/schedules")
+    _add_processes(schedules)
     return parser
 
 
@@ -103,7 +116,7 @@ def _run(args):
 
     result = run_showdown(args.optimizers.split(","), args.epochs, args.batch_size, args.lr,
                           args.seed, args.device, args.subset, args.data_dir, args.out,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, processes=args.processes)
     for run in result["runs"]:
         last = run["epochs"][-1]
         state = ("ok" if run["status"] == "ok"
@@ -145,7 +158,7 @@ def _schedules(args):
         lr = best_lr if lr is None else lr
     result = compare_schedules(optimizer or "adam", lr, args.epochs, args.batch_size, args.seed,
                                args.device, args.subset, args.data_dir, args.out,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, processes=args.processes)
     for run in result["runs"]:
         print(f"{run['optimizer']:>16}  test accuracy {run['epochs'][-1]['test_accuracy']:.4f}")
     print(f"report: {result['report']}")

@@ -121,9 +121,11 @@ def markdown_report(results: dict, plots: dict[str, str]) -> str:
             "train loss is the mean over the epoch's batches, taken while the weights moved.",
             "",
         ]
-    total = sum(e["seconds"] for e in results["runs"][0]["epochs"]) if rows else 0.0
-    lines += [f"All models trained together in {total:.1f} s of wall time "
-              "(the per-epoch seconds in results.json are shared by all of them).", ""]
+    total = max((sum(e["seconds"] for e in run["epochs"]) for run in results["runs"]),
+                default=0.0)
+    lines += [f"All models trained side by side in {total:.1f} s of wall time (a run's "
+              "per-epoch seconds in results.json are those of the stack it trained in, "
+              "shared with the models beside it).", ""]
     for title, name in plots.items():
         lines += [f"![{title}]({name})", ""]
     return "\n".join(lines)

@@ -7,7 +7,7 @@ import torch
 
 from course.showdown.registry import DEFAULT_OPTIMIZERS, resolve
 from course.showdown.report import write_results
-from course.showdown.train import Run, load_data, pick_device, train_stacked
+from course.showdown.train import Run, load_data, pick_device, process_groups, train_stacked
 
 __all__ = ["run_showdown", "compare_schedules", "step_decay", "cosine_decay"]
 
@@ -39,19 +39,22 @@ def _runs(optimizers, lrs):
 def run_showdown(optimizers=DEFAULT_OPTIMIZERS, epochs: int = 10, batch_size: int = 64,
                  lrs: dict[str, float] | None = None, seed: int = 0, device: str = "auto",
                  subset: int | None = None, data_dir=None, out_dir=None,
-                 progress: bool = True, data=None) -> dict:
+                 progress: bool = True, data=None, processes: int | str = 1) -> dict:
     """Train one MLP per optimizer on MNIST (same initial weights, same batches) and return
     ``{"config": {...}, "runs": [...]}``; with ``out_dir``, also write the files and report.
 
     ``optimizers`` are registered names, specs or ``(name, factory, lr)`` tuples; ``lrs``
     overrides learning rates by name. ``data`` (from ``load_data``) skips loading MNIST again.
+    ``processes`` splits the models among forked processes on a CPU (see ``train_stacked``;
+    the command line's default is ``"auto"``, one per core).
     """
     runs = _runs(optimizers, lrs)
     torch_device = pick_device(device) if data is None else data.x_train.device
     data = data if data is not None else load_data(torch_device, subset, data_dir)
     start = time.perf_counter()
-    results = train_stacked(runs, data, epochs, batch_size, seed, progress)
+    results = train_stacked(runs, data, epochs, batch_size, seed, progress, processes)
     config = _config(data, torch_device, epochs, batch_size, seed,
+                     processes=len(process_groups(len(runs), processes, torch_device)),
                      wall_seconds=time.perf_counter() - start)
     showdown = {"config": config, "runs": results}
     if out_dir is not None:
@@ -74,8 +77,8 @@ def cosine_decay(lr: float, epochs: int, eta_min: float = 0.0):
 def compare_schedules(optimizer="adam", lr: float | None = None, epochs: int = 10,
                       batch_size: int = 64, seed: int = 0, device: str = "auto",
                       subset: int | None = None, data_dir=None, out_dir=None,
-                      progress: bool = True, data=None) -> dict:
-    """One optimizer three times in one stack: constant lr, step decay, cosine decay."""
+                      progress: bool = True, data=None, processes: int | str = 1) -> dict:
+    """One optimizer three times, side by side: constant lr, step decay, cosine decay."""
     spec = resolve(optimizer)
     lr = spec.lr if lr is None else lr
     _runs([spec], {spec.name: lr})
@@ -85,10 +88,11 @@ def compare_schedules(optimizer="adam", lr: float | None = None, epochs: int = 1
     torch_device = pick_device(device) if data is None else data.x_train.device
     data = data if data is not None else load_data(torch_device, subset, data_dir)
     start = time.perf_counter()
-    results = train_stacked(runs, data, epochs, batch_size, seed, progress)
+    results = train_stacked(runs, data, epochs, batch_size, seed, progress, processes)
     for run, result in zip(runs, results, strict=True):
         result["lr_per_epoch"] = [run.schedule(e) if run.schedule else lr for e in range(epochs)]
     config = _config(data, torch_device, epochs, batch_size, seed, schedules_of=spec.name,
+                     processes=len(process_groups(len(runs), processes, torch_device)),
                      wall_seconds=time.perf_counter() - start)
     comparison = {"config": config, "runs": results}
     if out_dir is not None:
