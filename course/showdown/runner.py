@@ -12,11 +12,12 @@ from course.showdown.train import Run, load_data, pick_device, process_groups, t
 __all__ = ["run_showdown", "compare_schedules", "step_decay", "cosine_decay"]
 
 
-def _config(data, device, epochs, batch_size, seed, **extra):
+def _config(data, device, runs, processes, epochs, batch_size, seed, **extra):
     return {"model": "MLP 784-128-10 (ReLU)", "epochs": epochs, "batch_size": batch_size,
             "seed": seed, "device": str(device), "train_size": len(data.y_train),
             "test_size": len(data.y_test), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), **extra}
+            "threads": torch.get_num_threads(),
+            "processes": len(process_groups(len(runs), processes, device)), **extra}
 
 
 def _runs(optimizers, lrs):
@@ -53,8 +54,7 @@ def run_showdown(optimizers=DEFAULT_OPTIMIZERS, epochs: int = 10, batch_size: in
     data = data if data is not None else load_data(torch_device, subset, data_dir)
     start = time.perf_counter()
     results = train_stacked(runs, data, epochs, batch_size, seed, progress, processes)
-    config = _config(data, torch_device, epochs, batch_size, seed,
-                     processes=len(process_groups(len(runs), processes, torch_device)),
+    config = _config(data, torch_device, runs, processes, epochs, batch_size, seed,
                      wall_seconds=time.perf_counter() - start)
     showdown = {"config": config, "runs": results}
     if out_dir is not None:
@@ -91,9 +91,8 @@ def compare_schedules(optimizer="adam", lr: float | None = None, epochs: int = 1
     results = train_stacked(runs, data, epochs, batch_size, seed, progress, processes)
     for run, result in zip(runs, results, strict=True):
         result["lr_per_epoch"] = [run.schedule(e) if run.schedule else lr for e in range(epochs)]
-    config = _config(data, torch_device, epochs, batch_size, seed, schedules_of=spec.name,
-                     processes=len(process_groups(len(runs), processes, torch_device)),
-                     wall_seconds=time.perf_counter() - start)
+    config = _config(data, torch_device, runs, processes, epochs, batch_size, seed,
+                     schedules_of=spec.name, wall_seconds=time.perf_counter() - start)
     comparison = {"config": config, "runs": results}
     if out_dir is not None:
         comparison["report"] = str(write_results(comparison, out_dir))

@@ -124,8 +124,7 @@ def train_stacked(runs: list[Run], data: Data, epochs: int = 10, batch_size: int
     """
     _check(epochs, batch_size)
     groups = process_groups(len(runs), processes, data.x_train.device)
-    results = [{"optimizer": run.name, "lr": run.lr, "status": "ok", "diverged_epoch": None,
-                "epochs": []} for run in runs]
+    results = [_new_result(run) for run in runs]
     n_batches = math.ceil(len(data.y_train) / batch_size)
     bar = tqdm(total=epochs * n_batches, unit="batch", disable=not progress,
                desc=f"{len(runs)} models", mininterval=0.5)
@@ -165,7 +164,14 @@ def process_groups(n_runs: int, processes: int | str, device: torch.device) -> l
     return [list(range(g, n_runs, processes)) for g in range(processes)]
 
 
+def _new_result(run):
+    return {"optimizer": run.name, "lr": run.lr, "status": "ok", "diverged_epoch": None,
+            "epochs": []}
+
+
 def _record(result, epoch, row, seconds):
+    """Append an epoch's (train loss, test loss, test accuracy) to a run that is still ok;
+    mark it diverged if a loss is NaN or infinite."""
     if result["status"] != "ok":
         return
     train_loss, test_loss, test_accuracy = row
@@ -280,8 +286,7 @@ def train_reference(run: Run, data: Data, epochs: int = 10, batch_size: int = 64
     device = data.x_train.device
     model = initial_model(seed).to(device, data.x_train.dtype)
     optimizer = run.spec.factory(model.parameters(), lr=run.lr)
-    result = {"optimizer": run.name, "lr": run.lr, "status": "ok", "diverged_epoch": None,
-              "epochs": []}
+    result = _new_result(run)
     n = len(data.y_train)
     for epoch in range(epochs):
         start = time.perf_counter()
@@ -299,9 +304,8 @@ def train_reference(run: Run, data: Data, epochs: int = 10, batch_size: int = 64
             logits = model(data.x_test)
             test_loss = F.cross_entropy(logits, data.y_test).item()
             test_accuracy = (logits.argmax(1) == data.y_test).float().mean().item()
-        result["epochs"].append(_epoch_record(epoch + 1, total / n, test_loss, test_accuracy,
-                                              time.perf_counter() - start))
-        if not (math.isfinite(total) and math.isfinite(test_loss)):
-            result["status"], result["diverged_epoch"] = "diverged", epoch + 1
+        _record(result, epoch + 1, (total / n, test_loss, test_accuracy),
+                time.perf_counter() - start)
+        if result["status"] != "ok":
             break
     return result
