@@ -26,7 +26,8 @@ import sys
 REFERENCE = "course.reference"
 # Global names the test cells rely on; a student cell must not rebind them.
 HARNESS_NAMES = frozenset({
-    "check_close", "check_choice", "check_true", "as_float_array", "quiet", "np", "numpy",
+    "check_close", "check_choice", "check_label", "check_true", "as_float_array", "as_int",
+    "as_text", "quiet", "np", "numpy",
     "AssertionError",
 })
 PATCHED_MODULES = ("np", "numpy", "checks", "course", "builtins", "__builtins__", "testing")

@@ -1,9 +1,11 @@
 """What the test cells of the exercise notebooks call.
 
-Every check turns the student's answer into a NumPy float array first and checks its type, shape
-and finiteness, so only real numbers earn points (an object whose ``__eq__`` always says True
-earns nothing). A failed check raises ``AssertionError`` with a message that says what was
-expected, what came, and, when the answer matches a known mistake, what the mistake probably was.
+Every check first turns the student's answer into a trusted type, once: a NumPy float array
+(``as_float_array``), an ``int`` (``as_int``) or an exact ``str`` (``as_text``), and compares only
+that copy. So only real numbers and real text earn points: an object whose ``__eq__`` always says
+True, whose ``__float__`` changes its mind, or a ``str`` subclass whose ``strip`` lies, earns
+nothing. A failed check raises ``AssertionError`` with a message that says what was expected, what
+came, and, when the answer matches a known mistake, what the mistake probably was.
 """
 
 import contextlib
@@ -12,15 +14,43 @@ from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_close", "check_choice", "check_true", "quiet",
-           "TorchOptimizer", "check_same_steps"]
+__all__ = ["as_float_array", "as_int", "as_text", "check_close", "check_choice", "check_label",
+           "check_true", "quiet", "TorchOptimizer", "check_same_steps"]
+
+FLOAT32_NOTE = ("your numbers agree to about 7 significant digits, as float32 arithmetic rounds: "
+                "the tests compare in float64, so work with np.asarray(x, dtype=float)")
 
 
-def _show(x) -> str:
+def _show(x, digits: int = 6) -> str:
     a = np.asarray(x)
     if a.ndim == 0:
-        return f"{float(a):.6g}"
-    return np.array2string(a, precision=6, threshold=12, separator=", ")
+        return f"{float(a):.{digits}g}"
+    with np.printoptions(precision=digits, threshold=12, linewidth=100):
+        return np.array2string(a, separator=", ")
+
+
+def _show_both(expected, got) -> tuple[str, str]:
+    """Both values, with enough digits to tell them apart (6 unless they print alike)."""
+    for digits in (6, 10, 17):
+        shown = _show(expected, digits), _show(got, digits)
+        if shown[0] != shown[1]:
+            break
+    return shown
+
+
+def _float32_rounding(raw, got: np.ndarray, expected: np.ndarray) -> bool:
+    """Whether ``got`` is ``expected`` computed in float32: close to it, and made of float32
+    numbers (or handed back as a float32 array) where ``expected`` is not."""
+    if got.shape != expected.shape or not np.all(np.isfinite(got)):
+        return False
+    scale = max(float(np.max(np.abs(expected), initial=0.0)), 1e-30)
+    if float(np.max(np.abs(got - expected), initial=0.0)) > 1e-4 * scale:
+        return False
+    def single(a):
+        return np.array_equal(a.astype(np.float32).astype(float), a)
+    handed_float32 = isinstance(raw, np.ndarray | np.floating) and raw.dtype in (
+        np.float32, np.float16)
+    return (handed_float32 or single(got)) and not single(expected)
 
 
 def as_float_array(value, name: str = "the answer", *, shape=None, finite=True) -> np.ndarray:
@@ -42,6 +72,29 @@ def as_float_array(value, name: str = "the answer", *, shape=None, finite=True) 
     return arr
 
 
+def as_int(value, name: str = "the answer") -> int:
+    """``value`` as a Python ``int`` (a whole number given as an int, a NumPy integer or a whole
+    float), or an ``AssertionError`` that says why it is not one."""
+    if isinstance(value, bool | np.bool_):
+        raise AssertionError(f"{name} should be a whole number, got {value!r}")
+    if isinstance(value, int | np.integer):
+        return int.__index__(value) if isinstance(value, int) else int(value)
+    arr = as_float_array(value, name, shape=())
+    if arr != np.round(arr):
+        raise AssertionError(f"{name} should be a whole number, got {_show(arr)}")
+    return int(arr)
+
+
+def as_text(value, name: str = "the answer") -> str:
+    """``value`` as an exact ``str`` (the characters of a ``str`` or ``str`` subclass, none of its
+    methods called), or an ``AssertionError`` that says it is not text."""
+    if value is None:
+        raise AssertionError(f"{name} is None: did you forget to `return` it, or to assign it?")
+    if not isinstance(value, str):
+        raise AssertionError(f"{name} should be text (a str), got {type(value).__name__}")
+    return str.__str__(value)  # an exact str copy: no method of a subclass is called
+
+
 def check_close(name: str, got, expected, *, rtol: float = 1e-6, atol: float = 1e-9,
                 mistakes: Iterable[tuple[object, str]] = (), hint: str | None = None) -> None:
     """Assert that ``got`` equals ``expected`` within ``rtol``/``atol``.
@@ -55,11 +108,14 @@ def check_close(name: str, got, expected, *, rtol: float = 1e-6, atol: float = 1
     arr = as_float_array(got, name, shape=expected.shape, finite=finite)
     if np.allclose(arr, expected, rtol=rtol, atol=atol, equal_nan=True):
         return
-    message = f"expected {name} = {_show(expected)}, got {_show(arr)}"
+    shown_expected, shown_got = _show_both(expected, arr)
+    message = f"expected {name} = {shown_expected}, got {shown_got}"
     for wrong, why in mistakes:
         wrong = np.asarray(wrong, dtype=float)
         if wrong.shape == arr.shape and np.allclose(arr, wrong, rtol=rtol, atol=atol):
             raise AssertionError(f"{message}: {why}")
+    if _float32_rounding(got, arr, expected):
+        hint = FLOAT32_NOTE
     raise AssertionError(f"{message}: {hint}" if hint else message)
 
 
@@ -69,18 +125,38 @@ def check_choice(name: str, got, expected: str, options: str = "abcd",
 
     ``explanations`` maps wrong letters to a hint about why that option is tempting but wrong.
     """
-    if not isinstance(got, str) or got.strip().lower() not in list(options):
+    letter = str.__str__(got).strip().lower() if isinstance(got, str) else None
+    if letter is None or letter not in list(options):
+        shown = repr(str.__str__(got)) if isinstance(got, str) else type(got).__name__
         raise AssertionError(
-            f"{name} should be one of the letters {', '.join(map(repr, options))}, got {got!r}"
+            f"{name} should be one of the letters {', '.join(map(repr, options))}, got {shown}"
         )
-    letter = got.strip().lower()
     if letter != expected:
         why = (explanations or {}).get(letter)
         raise AssertionError(f"{name}: {letter!r} is not right" + (f": {why}" if why else ""))
 
 
+def check_label(name: str, got, expected: str, *, mistakes: dict[str, str] | None = None,
+                hint: str | None = None) -> None:
+    """Assert a word answer (``"diverged"``, ``"minimum"``), ignoring case and surrounding spaces.
+
+    ``mistakes`` maps a wrong word to what to tell the student about it; ``hint`` is said when
+    the answer is wrong and no known mistake matched.
+    """
+    word = as_text(got, name).strip().lower()
+    if word == expected:
+        return
+    message = f"{name}: expected {expected!r}, got {word!r}"
+    why = (mistakes or {}).get(word, hint)
+    raise AssertionError(f"{message}: {why}" if why else message)
+
+
 def check_true(condition, message: str) -> None:
-    """Assert a yes/no property of the answer, with the message to show when it fails."""
+    """Assert a yes/no property of the answer, with the message to show when it fails.
+
+    ``condition`` must be a real ``bool`` computed from trusted values (what ``as_float_array``,
+    ``as_int`` or ``as_text`` returned), never from a comparison with the student's own object.
+    """
     if condition is not True and condition is not np.True_:
         raise AssertionError(message)
 
@@ -163,9 +239,13 @@ def check_same_steps(name: str, student, reference, params, grad_fn, *, steps: i
                                  "compute new parameters and return them instead")
         got = as_float_array(returned, f"{name} after step {k}", shape=p_reference.shape)
         if not np.allclose(got, p_reference, rtol=rtol, atol=atol):
-            agree = "step 1 already differs" if k == 1 else f"steps 1 to {k - 1} agree"
+            where = {1: f"step 1{lr_note} differs",
+                     2: f"step 1 agrees, step 2{lr_note} does not"}.get(
+                k, f"steps 1 to {k - 1} agree, step {k}{lr_note} does not")
             gap = float(np.max(np.abs(got - p_reference)))
-            message = (f"{name}: {agree}, step {k}{lr_note} does not: expected "
-                       f"{_show(p_reference)}, got {_show(got)} (largest difference {gap:.3g})")
-            raise AssertionError(f"{message}: {hint}" if hint else message)
+            shown_expected, shown_got = _show_both(p_reference, got)
+            message = (f"{name}: {where}: expected {shown_expected}, got {shown_got} "
+                       f"(largest difference {gap:.3g})")
+            note = FLOAT32_NOTE if _float32_rounding(returned, got, p_reference) else hint
+            raise AssertionError(f"{message}: {note}" if note else message)
         p_student = got

@@ -5,7 +5,18 @@ import warnings
 import numpy as np
 import pytest
 
-from course.checks import as_float_array, check_choice, check_close, check_true, quiet
+from course.checks import (
+    FLOAT32_NOTE,
+    as_float_array,
+    as_int,
+    as_text,
+    check_choice,
+    check_close,
+    check_label,
+    check_same_steps,
+    check_true,
+    quiet,
+)
 
 
 class AlwaysEqual:
@@ -66,3 +77,176 @@ def test_quiet_silences_numpy_and_python_warnings(recwarn):
         np.array([np.inf]) - np.inf
         warnings.warn("hidden", RuntimeWarning, stacklevel=1)
     assert len(recwarn) == 0
+
+
+# --- Objects that lie: each check converts the answer once to a trusted type -----------------
+
+class LyingStr(str):
+    """Text whose own methods all say what a check would like to hear."""
+
+    def __eq__(self, other):
+        return True
+
+    __hash__ = str.__hash__
+
+    def strip(self, *args):
+        return LyingStr("b")
+
+    def lower(self):
+        return LyingStr("b")
+
+    def __str__(self):
+        return "b"
+
+
+class FloatThatChangesItsMind:
+    """The wrong number the first time it is asked, the right one after."""
+
+    def __init__(self, wrong, right):
+        self.answers = [wrong, right]
+
+    def __float__(self):
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+class ArrayThatAgrees(np.ndarray):
+    """A float array whose comparisons and ufuncs always report a match."""
+
+    def __eq__(self, other):
+        return np.ones(np.shape(self), dtype=bool)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return np.ones(np.shape(inputs[0]), dtype=bool)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return True
+
+
+class TruthyObject:
+    def __bool__(self):
+        return True
+
+    def __str__(self):
+        return "b"
+
+    def __float__(self):
+        return 0.6
+
+
+def test_lying_str_earns_nothing():
+    for check in (lambda got: check_choice("answer", got, "b"),
+                  lambda got: check_label("kind", got, "b")):
+        with pytest.raises(AssertionError, match="'zzz'"):
+            check(LyingStr("zzz"))
+    assert type(as_text(LyingStr("zzz"))) is str and as_text(LyingStr("zzz")) == "zzz"
+
+
+def test_objects_that_only_look_like_answers_earn_nothing():
+    with pytest.raises(AssertionError, match="letters"):
+        check_choice("answer", TruthyObject(), "b")
+    with pytest.raises(AssertionError, match="should be text"):
+        check_label("kind", TruthyObject(), "b")
+    with pytest.raises(AssertionError, match="should be text"):
+        check_label("kind", AlwaysEqual(), "minimum")
+    with pytest.raises(AssertionError, match="message"):
+        check_true(TruthyObject(), "message")
+    with pytest.raises(AssertionError, match="should be a number"):
+        as_int(AlwaysEqual(), "steps")
+
+
+def test_a_number_is_read_once():
+    with pytest.raises(AssertionError, match="got 0"):
+        check_close("w1", FloatThatChangesItsMind(0.0, 0.6), 0.6)
+    pair = [FloatThatChangesItsMind(0.0, 0.6), FloatThatChangesItsMind(0.0, 0.6)]
+    with pytest.raises(AssertionError, match=r"got \[0\., 0\.\]"):
+        check_close("w", pair, [0.6, 0.6])
+
+
+def test_an_array_subclass_cannot_vouch_for_itself():
+    liar = np.array([0.0, 0.0]).view(ArrayThatAgrees)
+    with pytest.raises(AssertionError, match="expected w"):
+        check_close("w", liar, [0.6, 0.6])
+    assert type(as_float_array(liar)) is np.ndarray
+
+
+def test_as_int_takes_whole_numbers_only():
+    assert as_int(3) == 3 and as_int(np.int64(3)) == 3 and as_int(3.0) == 3
+    assert type(as_int(np.int64(3))) is int
+    for bad, words in [(2.5, "whole number"), (True, "whole number"), (None, "None"),
+                       ("3", "text")]:
+        with pytest.raises(AssertionError, match=words):
+            as_int(bad, "steps")
+
+
+def test_check_label_ignores_case_and_space_and_names_mistakes():
+    check_label("kind", " Minimum ", "minimum")
+    with pytest.raises(AssertionError, match="expected 'diverged', got 'oscillating': test for "):
+        check_label("run", "oscillating", "diverged", mistakes={"oscillating": "test for x"})
+    with pytest.raises(AssertionError, match="got 'slow': read the rule$"):
+        check_label("run", "slow", "diverged", hint="read the rule")
+
+
+# --- Messages a student can act on ------------------------------------------------------------
+
+def test_values_that_print_alike_are_shown_with_more_digits():
+    with pytest.raises(AssertionError, match=r"expected w = 1\.9, got 1\.900000119"):
+        check_close("w", np.float64(1.900000119), 1.9, rtol=1e-10)
+    with pytest.raises(AssertionError, match=r"expected w = 0\.6, got 0\.5$"):
+        check_close("w", 0.5, 0.6)
+
+
+def test_float32_rounding_is_named():
+    expected = np.array([0.1, 1 / 3, -2.7182818284])
+    for got in (expected.astype(np.float32), expected.astype(np.float32).tolist()):
+        with pytest.raises(AssertionError) as failure:
+            check_close("w", got, expected, rtol=1e-10, hint="the rng hint")
+        assert FLOAT32_NOTE in str(failure.value) and "rng" not in str(failure.value)
+    with pytest.raises(AssertionError, match="the rng hint$"):  # a real mistake keeps its hint
+        check_close("w", expected * 1.01, expected, rtol=1e-10, hint="the rng hint")
+    with pytest.raises(AssertionError, match="the rng hint$"):  # far off, even if in float32
+        check_close("w", np.float32(0.5), 0.6, hint="the rng hint")
+
+
+class Float32SGD:
+    def __init__(self, lr):
+        self.lr = lr
+
+    def step(self, params, grads):
+        params, grads = np.asarray(params, np.float32), np.asarray(grads, np.float32)
+        return params - np.float32(self.lr) * grads
+
+
+class SGD:
+    def __init__(self, lr):
+        self.lr = lr
+
+    def step(self, params, grads):
+        return np.asarray(params, float) - self.lr * np.asarray(grads, float)
+
+
+class SGDFromStep(SGD):
+    """Right for the first ``right`` steps, then steps twice as far."""
+
+    def __init__(self, lr, right):
+        super().__init__(lr)
+        self.right, self.k = right, 0
+
+    def step(self, params, grads):
+        self.k += 1
+        return super().step(params, grads if self.k <= self.right else 2 * np.asarray(grads))
+
+
+def test_check_same_steps_says_which_step_in_words():
+    grad = lambda p: 2 * p  # noqa: E731
+    for right, words in [(0, r"sgd: step 1 differs: expected"),
+                         (1, r"sgd: step 1 agrees, step 2 does not: expected"),
+                         (3, r"sgd: steps 1 to 3 agree, step 4 does not: expected")]:
+        with pytest.raises(AssertionError, match=words):
+            check_same_steps("sgd", SGDFromStep(0.1, right), SGD(0.1), [1.0, -2.0], grad)
+
+
+def test_check_same_steps_names_float32():
+    with pytest.raises(AssertionError) as failure:
+        check_same_steps("sgd", Float32SGD(0.1), SGD(0.1), [0.3, -2.7], lambda p: 2 * p,
+                         hint="look at the buffer")
+    assert str(failure.value).endswith(FLOAT32_NOTE)
