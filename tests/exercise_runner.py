@@ -1,0 +1,101 @@
+"""Run a chapter's exercise notebook in this process, with some answers replaced, and read what
+each test cell said: the fast way to prove that a graded cell names every known mistake, keeps
+full marks for a right answer written in another style, and gives nothing for a shortcut.
+
+``run_exercises("ch01_gd_by_hand", {"gd_step": "def gd_step(w, g, lr):\\n    return w + lr * g"})``
+runs ``source/ch01_gd_by_hand/exercises.ipynb`` top to bottom in a fresh namespace, in the
+chapter's folder, the solution cell ``gd_step`` replaced, and returns each test cell's
+:class:`Outcome`. As nbgrader does, a test cell fails when it raises or writes to stderr (Python
+warnings included), and every cell runs even after one failed. ``hidden=False`` leaves out the
+hidden tests, as a student's own run and ``make check`` see the cell. The nbgrader round trip
+(``tests/test_roundtrip.py``) remains the proof that nbgrader itself scores these notebooks so.
+"""
+
+import contextlib
+import io
+import os
+import re
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+SOURCE = Path(__file__).resolve().parents[1] / "source"
+_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*$",
+                     re.MULTILINE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    passed: bool
+    message: str   # "<Error>: <text>" when the cell raised, then whatever reached stderr
+    points: float
+
+
+def _nbgrader(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def run_exercises(chapter: str, replace: dict[str, str] | None = None, *, hidden: bool = True,
+                  notebook: str = "exercises") -> dict[str, Outcome]:
+    """Each test cell's outcome (by grade_id) when ``source/<chapter>/<notebook>.ipynb`` runs
+    with the solution cells named in ``replace`` (grade_id -> new source) replaced."""
+    replace = dict(replace or {})
+    nb = nbformat.read(SOURCE / chapter / f"{notebook}.ipynb", as_version=4)
+    known = {_nbgrader(c).get("grade_id") for c in nb.cells if _nbgrader(c).get("solution")}
+    assert set(replace) <= known, f"{chapter}: no solution cell {sorted(set(replace) - known)}"
+    namespace = {"__name__": "__main__"}
+    outcomes = {}
+    here = Path.cwd()
+    os.chdir(SOURCE / chapter)
+    try:
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            meta = _nbgrader(cell)
+            source = replace.get(meta.get("grade_id"), cell.source) if meta.get(
+                "solution") else cell.source
+            if meta.get("grade") and not hidden:
+                source = _HIDDEN.sub("", source)
+            error, stderr = _run(source, namespace, meta.get("grade_id") or "cell")
+            if meta.get("grade"):
+                message = "\n".join(part for part in (error, stderr) if part)
+                outcomes[meta["grade_id"]] = Outcome(not message, message,
+                                                     float(meta.get("points", 0)))
+    finally:
+        os.chdir(here)
+    return outcomes
+
+
+def _run(source: str, namespace: dict, name: str) -> tuple[str, str]:
+    """Run one cell; return its error ("" when none) and what it wrote to stderr."""
+    stderr, stdout = io.StringIO(), io.StringIO()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings(), contextlib.redirect_stderr(stderr), \
+            contextlib.redirect_stdout(stdout):
+        warnings.resetwarnings()
+        warnings.simplefilter("default")   # what a fresh Jupyter kernel does
+        warnings.showwarning = show
+        try:
+            exec(compile(source, f"<{name}>", "exec"), namespace)
+        except BaseException as err:  # noqa: BLE001 - a cell may raise anything, SystemExit too
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            lines = traceback.format_exception_only(type(err), err)
+            return "".join(lines).strip(), stderr.getvalue()
+    return "", stderr.getvalue()
+
+
+def score(outcomes: dict[str, Outcome]) -> float:
+    """The points the outcomes earn."""
+    return sum(o.points for o in outcomes.values() if o.passed)
+
+
+def failing(outcomes: dict[str, Outcome]) -> dict[str, str]:
+    """grade_id -> message of each test cell that failed."""
+    return {gid: o.message for gid, o in outcomes.items() if not o.passed}

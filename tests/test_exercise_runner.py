@@ -1,0 +1,33 @@
+"""tests/exercise_runner.py reports what nbgrader would: a cell fails when it raises or writes to
+stderr, every cell runs, hidden tests can be left out."""
+
+from tests.exercise_runner import failing, run_exercises, score
+
+ADDED = "def gd_step(w, grad, lr):\n    return w + lr * grad\n"
+
+
+def test_the_source_earns_full_marks():
+    outcomes = run_exercises("ch01_gd_by_hand")
+    assert failing(outcomes) == {} and score(outcomes) == 20
+
+
+def test_a_replaced_answer_fails_with_its_message_and_the_rest_still_runs():
+    outcomes = run_exercises("ch01_gd_by_hand", {"gd_step": ADDED})
+    assert "did you add the gradient" in outcomes["test_gd_step"].message
+    assert outcomes["test_mse_gradients"].passed
+    assert score(outcomes) < 20
+
+
+def test_hidden_tests_can_be_left_out():
+    in_place = "def gd_step(w, grad, lr):\n    w -= lr * grad\n    return w\n"
+    visible = run_exercises("ch01_gd_by_hand", {"gd_step": in_place}, hidden=False)
+    graded = run_exercises("ch01_gd_by_hand", {"gd_step": in_place})
+    assert visible["test_gd_step"].passed and not graded["test_gd_step"].passed
+
+
+def test_text_on_stderr_in_a_test_cell_fails_it():
+    loud = ("import sys\n\ndef gd_step(w, grad, lr):\n"
+            "    print('loud', file=sys.stderr)\n    return w - lr * grad\n")
+    outcomes = run_exercises("ch01_gd_by_hand", {"gd_step": loud})
+    assert not outcomes["test_gd_step"].passed
+    assert set(outcomes["test_gd_step"].message.split()) == {"loud"}
