@@ -1,4 +1,4 @@
-"""Benchmark: ``python -m autograder.bench`` (``make bench-autograde``).
+"""Benchmark: ``python -m coursetools.bench_autograde`` (``make bench-autograde``).
 
 Generates a class of ``--students`` students for every released chapter (half hand in the right
 answers, half the untouched release), then grades the same input twice in the same run:
@@ -19,14 +19,16 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import grade, release
-from autograder.assignments import graded_notebooks
-from autograder.build_submission import build_submission
+from autograder import grade
+from autograder.assignments import chapters, graded_notebooks
 from autograder.corpus import cases
+from autograder.course_dir import generate_assignment, make_course_dir, run_nbgrader
+from autograder.paths import RELEASE, SOURCE
+from coursetools.build_submission import build_submission
 
 
 def _chapters(source: Path, release_root: Path) -> list[Path]:
-    return [c for c in release.chapters(source)
+    return [c for c in chapters(source)
             if (release_root / c.name).is_dir() and graded_notebooks(c)]
 
 
@@ -48,13 +50,13 @@ def make_class(folder: Path, chapters: list[Path], release_root: Path, students:
 
 def serial_nbgrader(work: Path, chapters: list[Path], submissions: Path) -> float:
     """Seconds plain ``nbgrader autograde`` takes on the class, one chapter after another."""
-    course = release.make_course_dir(work / "serial", chapters)
+    course = make_course_dir(work / "serial", chapters)
     for chapter in chapters:
-        release.generate_assignment(course, chapter.name)
+        generate_assignment(course, chapter.name)
     shutil.copytree(submissions, course / "submitted")
     started = time.perf_counter()
     for chapter in chapters:
-        release.run_nbgrader(course, "autograde", chapter.name, "--force")
+        run_nbgrader(course, "autograde", chapter.name, "--force")
     return time.perf_counter() - started
 
 
@@ -62,22 +64,22 @@ def sandboxed(work: Path, chapters: list[Path], submissions: Path, source: Path,
               workers: int) -> tuple[float, list[dict]]:
     batch = grade.Batch(submissions, work / "out", source, workers=workers, force=True,
                         quiet=True)
-    (batch.out / ".work").mkdir(parents=True)
-    grade.prepare_template(batch, [c.name for c in chapters], batch.out / ".work")
+    batch.work.mkdir(parents=True)
+    grade.prepare_template(batch, [c.name for c in chapters])
     started = time.perf_counter()
     rows = grade.grade(batch)
     return time.perf_counter() - started, rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.bench",
+    parser = argparse.ArgumentParser(prog="python -m coursetools.bench_autograde",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--workers", type=int, default=grade.Batch(Path(), Path()).workers)
     args = parser.parse_args(argv)
     if args.students < 1 or args.workers < 1:
         parser.error("--students and --workers must be at least 1")
-    source, release_root = release.SOURCE, release.RELEASE
+    source, release_root = SOURCE, RELEASE
     chapters = _chapters(source, release_root)
     if not chapters:  # a fresh course: time the corpus assignment instead
         source, release_root = cases.SOURCE, cases.RELEASE
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autograder.grade, {args.workers} workers, sandboxed: {ours:7.1f} s  "
               f"{ours / n:.3f} s/notebook")
         print(f"speed-up: {serial / ours:.2f}x")
-        bad = [r for r in rows if r["status"] not in {"graded"}]
+        bad = [r for r in rows if r.status != "graded"]
         if bad:
             print(f"warning: {len(bad)} submissions not graded cleanly, e.g. {bad[0]}")
             return 1

@@ -1,82 +1,121 @@
-"""Check one exercise notebook before handing it in: ``python -m autograder.check NOTEBOOK``.
+"""Check one exercise notebook before handing it in: ``python -m coursetools.check NOTEBOOK``.
 
-``make check NOTEBOOK=release/ch01_gd_by_hand/exercises.ipynb`` does the same. Unlike
-``nbgrader validate``, which exits 0 whatever it finds, this exits 1 and says what to fix when
-the notebook is broken (unreadable, cells deleted, duplicated or renamed), an answer is still
-missing, or a visible test fails; it exits 0 only when every visible test passes.
+``make check NOTEBOOK=release/ch01_gd_by_hand/exercises.ipynb`` does the same. It checks what
+nbgrader's Validate button checks, with nbgrader's own preprocessors (cell metadata, cleared
+outputs, then the whole notebook run in a fresh kernel over Unix sockets) and its rules for
+changed and failed cells. Unlike ``nbgrader validate``, which exits 0 whatever it finds, this
+exits 1 and says what to fix when the notebook is broken (unreadable, cells deleted, duplicated
+or renamed), an answer is still missing, or a visible test fails, each failure with its whole
+message (a 2-D array is shown as the check printed it); it exits 0 only when every visible test
+passes.
 """
 
 import argparse
-import re
+import os
 import sys
 from pathlib import Path
 
 import nbformat
+from nbgrader import utils as nbgrader_utils
+from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, Execute
 
-from autograder.assignments import grade_cells, precheck
+from autograder.assignments import grade_cells, grade_id, precheck
+from autograder.paths import RELEASE
+from coursetools.kernels import ipc_config
 
-REPO = Path(__file__).resolve().parents[1]
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _UNANSWERED = ("raise NotImplementedError()", "YOUR ANSWER HERE")
+INDENT = "      "
 
 
-def _release_copy(notebook: Path, release_root: Path) -> Path | None:
-    candidate = release_root / notebook.parent.name / notebook.name
-    return candidate if candidate.is_file() else None
-
-
-def _first_line(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[0] if lines else ""
-
-
-def check(notebook: Path, release_root: Path = REPO / "release") -> list[str]:
-    """What to fix in ``notebook``, one line each; empty when it is ready to hand in."""
+def check(notebook: Path, release_root: Path = RELEASE) -> list[str]:
+    """What to fix in ``notebook``, one item each (an item may span lines); empty when it is
+    ready to hand in."""
     notebook = Path(notebook)
-    original = _release_copy(notebook, release_root)
-    if original is not None:
-        expected = grade_cells(nbformat.read(original, as_version=4))
-        problems = precheck(notebook, expected)
-    else:
-        problems = precheck(notebook, {})
-        problems = [p for p in problems if "does not have" not in p]
+    original = Path(release_root) / notebook.parent.name / notebook.name
+    expected = grade_cells(nbformat.read(original, as_version=4)) if original.is_file() else {}
+    problems = precheck(notebook, expected)
     if problems:
         return problems
     nb = nbformat.read(notebook, as_version=4)
+    missing = [f"answer missing in cell {grade_id(cell)!r}: replace the placeholder with your "
+               "answer" for cell in nb.cells
+               if nbgrader_utils.is_solution(cell) and any(m in cell.source for m in _UNANSWERED)]
+    changed = _changed(nb)
+    if changed:
+        return missing + changed
+    return missing + _failed(_run(nb, notebook.parent.resolve()), skip_unanswered=bool(missing))
+
+
+def _name(cell) -> str:
+    if grade_id(cell):
+        return repr(grade_id(cell))
+    lines = [ln for ln in cell.source.strip().splitlines() if ln.strip()]
+    return repr(lines[0][:60] if lines else "")
+
+
+def _changed(nb) -> list[str]:
+    """Cells whose type or locked source a student changed (nbgrader's rules)."""
+    found = []
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and any(marker in cell.source for marker in _UNANSWERED):
-            problems.append(f"answer missing in cell {meta.get('grade_id')!r}: replace the "
-                            "placeholder with your answer")
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("cell_type") and meta["cell_type"] != cell.cell_type:
+            found.append(f"a cell changed from {meta['cell_type']} to {cell.cell_type}: change "
+                         f"cell {_name(cell)} back")
+        elif nbgrader_utils.is_locked(cell) and "checksum" in meta and (
+                meta["checksum"] != nbgrader_utils.compute_checksum(cell)):
+            found.append(f"test cell {_name(cell)} was edited: copy it back from a fresh copy "
+                         "of the notebook")
+    return found
 
-    from nbgrader.validator import Validator
 
-    results = Validator().validate(str(notebook.resolve()))
-    names = {c.source.strip(): c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-             for c in nb.cells}
+def _run(nb, folder: Path):
+    """The notebook as nbgrader's Validate runs it."""
+    config = ipc_config()
+    resources = {"metadata": {"path": str(folder)}}
+    os.environ.update(NBGRADER_VALIDATING="1", NBGRADER_EXECUTION="validate")
+    for preprocessor in (CheckCellMetadata, ClearOutput, Execute):
+        nb, resources = preprocessor(config=config).preprocess(nb, resources)
+    return nb
 
-    def name(cell: dict) -> str:
-        grade_id = names.get(cell["source"])
-        return repr(grade_id) if grade_id else repr(_first_line(cell["source"])[:60])
 
-    for cell in results.get("type_changed", []):
-        problems.append(f"a cell changed from {cell['old_type']} to {cell['new_type']}: "
-                        f"change cell {name(cell)} back")
-    for cell in results.get("changed", []):
-        problems.append(f"test cell {name(cell)} was edited: copy it back from a fresh copy "
-                        "of the notebook")
-    for cell in results.get("failed", []):
-        error = _ANSI.sub("", cell.get("raw_error", "")).strip().splitlines()
-        problems.append(f"test {name(cell)} fails: "
-                        f"{error[-1] if error else 'error'}")
-    return problems
+def _failed(nb, skip_unanswered: bool) -> list[str]:
+    """Each graded cell that lost points, with its whole message; a cell that failed only
+    because an answer is missing (already said) is left out."""
+    found = []
+    for cell in nb.cells:
+        if not nbgrader_utils.is_grade(cell):
+            continue
+        score, max_score = nbgrader_utils.determine_grade(cell)
+        if score is None or score >= max_score:
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if skip_unanswered and errors and all(o.ename == "NotImplementedError" for o in errors):
+            continue
+        found.append(f"test {_name(cell)} fails:\n" + _indent(failure_text(cell)))
+    return found
+
+
+def failure_text(cell) -> str:
+    """What a failed cell said: each error's type and whole message, and any text it wrote to
+    stderr (which nbgrader counts as a failure)."""
+    parts = []
+    for output in cell.outputs:
+        if output.output_type == "error":
+            parts.append(f"{output.ename}: {output.evalue}".rstrip(": "))
+        elif output.output_type == "stream" and output.name == "stderr":
+            parts.append("it wrote to stderr, which counts as a failure:\n" + output.text)
+    return "\n".join(parts).strip() or "partial credit: passed some but not all of the tests"
+
+
+def _indent(text: str) -> str:
+    return "\n".join(INDENT + line for line in text.splitlines())
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.check",
+    parser = argparse.ArgumentParser(prog="python -m coursetools.check",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("notebook", type=Path, help="the exercise notebook to check")
-    parser.add_argument("--release", type=Path, default=REPO / "release",
+    parser.add_argument("--release", type=Path, default=RELEASE,
                         help="the handed-out notebooks, to compare with (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.notebook.suffix != ".ipynb":

@@ -1,5 +1,7 @@
-"""The student's check command, the student kit, the static flags and the command line."""
+"""The student's check command, the student kit, the static flags, the command line, and the
+failures that must say why."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -8,15 +10,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import check, grade, student_kit
-from autograder._inside import scan_source
+from autograder import grade
+from autograder.cache import Cache
 from autograder.corpus import cases
+from autograder.inside import scan_source
+from autograder.jobs import GradingError, Job, Limits, Row
+from coursetools import check, student_kit
+from tests.grading_helpers import LIMITS
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _student_copy(tmp_path: Path, replace=None, edit=None) -> Path:
-    notebook = cases._notebook(replace)
+    notebook = cases.submission(replace)
     if edit is not None:
         edit(notebook.cells)
     folder = tmp_path / cases.ASSIGNMENT
@@ -27,7 +33,7 @@ def _student_copy(tmp_path: Path, replace=None, edit=None) -> Path:
 
 def _run_check(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "autograder.check", str(path), "--release", str(cases.RELEASE)],
+        [sys.executable, "-m", "coursetools.check", str(path), "--release", str(cases.RELEASE)],
         capture_output=True, text=True, cwd=REPO, timeout=120)
 
 
@@ -53,7 +59,7 @@ def test_check_names_unanswered_cells(tmp_path):
 
 
 def test_check_catches_a_broken_notebook_without_running_it(tmp_path):
-    path = _student_copy(tmp_path, edit=cases._duplicate)
+    path = _student_copy(tmp_path, edit=cases.duplicate_gd_step)
     assert check.check(path, cases.RELEASE) == [
         "cell 'gd_step' appears 2 times: delete the copies you made (copy your answer into "
         "the original cell)"]
@@ -120,10 +126,12 @@ def test_cli_refuses_an_out_folder_inside_source(tmp_path):
         grade.main([str(tmp_path), str(REPO / "source" / "graded")])
 
 
-def test_cli_reports_missing_submissions_folder(tmp_path):
-    with pytest.raises(SystemExit, match="no submissions folder"):
+def test_a_missing_submissions_folder_raises_and_the_cli_says_it_in_one_line(tmp_path, capfd):
+    with pytest.raises(GradingError, match="no submissions folder"):
         grade.grade(grade.Batch(tmp_path / "nowhere", tmp_path / "out", cases.SOURCE,
                                 quiet=True))
+    assert grade.main([str(tmp_path / "nowhere"), str(tmp_path / "out")]) == 2
+    assert capfd.readouterr().err.count("\n") == 1
 
 
 def test_grading_refuses_to_run_without_bubblewrap(monkeypatch, tmp_path):
@@ -132,6 +140,7 @@ def test_grading_refuses_to_run_without_bubblewrap(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
     with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install -y bubblewrap"):
         grade.grade(grade.Batch(tmp_path, tmp_path / "out", cases.SOURCE, quiet=True))
+    assert issubclass(sandbox.SandboxUnavailable, GradingError)
 
 
 def test_lms_zip_is_collected_and_graded(tmp_path):
@@ -141,9 +150,95 @@ def test_lms_zip_is_collected_and_graded(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         for student, replace in [("alice", None), ("bob", {"gd_step": cases.WRONG_GD_STEP})]:
             zf.writestr(f"week1/{student}_exercises.ipynb",
-                        nbformat.writes(cases._notebook(replace)))
+                        nbformat.writes(cases.submission(replace)))
     out = tmp_path / "out"
     assert grade.main([str(archive), str(out), "--source", str(cases.SOURCE), "--assignment",
                        cases.ASSIGNMENT, "--quiet", "--workers", "2"]) == 0
     lines = (out / "grades.csv").read_text().splitlines()
     assert lines[1:] == ["alice,ch99_corpus,10,10,graded,", "bob,ch99_corpus,6,10,graded,"]
+
+
+# ---- failures that say why ---------------------------------------------------------------------
+def test_a_machine_without_user_namespaces_gets_one_line_saying_how_to_fix_it(tmp_path, capfd,
+                                                                                monkeypatch):
+    fake = tmp_path / "bin" / "bwrap"  # what bwrap says where user namespaces are disabled
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely "
+                    "because the kernel does not allow non-privileged user namespaces.' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    (tmp_path / "subs").mkdir()
+    assert grade.main([str(tmp_path / "subs"), str(tmp_path / "out"), "--quiet"]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "cannot create the sandbox's namespaces" in err and "No permissions" in err
+    assert "kernel.unprivileged_userns_clone=1" in err
+
+
+def _grade_one(tmp_path, case: str, limits=LIMITS, extra_read=()) -> Row:
+    """Grade one corpus case on one worker, past the batch's checks (as a folder that vanished
+    after them, or a limit no kernel fits in, would be)."""
+    by_name = {c.name: c for c in cases.CASES}
+    cases.build_corpus(tmp_path / "subs", {}, [by_name[case]])
+    batch = grade.Batch(tmp_path / "subs", tmp_path / "out", cases.SOURCE, workers=1,
+                        limits=limits, quiet=True, extra_read=list(extra_read))
+    batch.work.mkdir(parents=True)
+    assignments = grade.load_assignments(batch)
+    submissions, _ = grade.discover(batch, list(assignments))
+    jobs, _ = grade.plan(batch, assignments, submissions, Cache(batch.work))
+    return grade.run_jobs(batch, jobs, Cache(batch.work))[0]
+
+
+def test_a_kernel_that_cannot_start_says_what_it_wrote_on_stderr(tmp_path):
+    row = _grade_one(tmp_path, "right", extra_read=[str(tmp_path / "gone")])
+    assert (row.status, row.score) == ("failed", 0)
+    assert row.reason.startswith("the kernel could not start: bwrap: Can't find source path "
+                                 f"{tmp_path / 'gone'}"), row.reason
+    page = (tmp_path / "out/feedback/right" / cases.ASSIGNMENT / "exercises.html").read_text()
+    assert "Can&#x27;t find source path" in page and "not graded" in page
+
+
+def test_a_kernel_out_of_memory_says_so(tmp_path):
+    row = _grade_one(tmp_path, "right", limits=Limits(wall_s=60, cell_timeout_s=10,
+                                                      memory_mb=200))
+    assert (row.status, row.score) == ("failed", 0)
+    assert "the kernel could not start: it ran out of memory (the limits are 200 MiB" in (
+        row.reason), row.reason
+
+
+def test_a_job_past_its_deadline_leaves_no_kernel_and_its_slot_grades_the_next(tmp_path,
+                                                                               monkeypatch):
+    """The root of the launcher's "working folder gone": the pool killed a worker past its
+    deadline, its kernels (each in a session of its own) lived on, and the worker replacing it
+    wiped their folders. Now a kernel dies with its worker, and a replacement gets new folders."""
+    by_name = {c.name: c for c in cases.CASES}
+    cases.build_corpus(tmp_path / "subs", {}, [by_name["sigint_loop"], by_name["right"]])
+    monkeypatch.setattr(Job, "deadline_s",
+                        property(lambda job: 8.0 if job.student == "sigint_loop" else 300.0))
+    rows = grade.grade(grade.Batch(tmp_path / "subs", tmp_path / "out", cases.SOURCE, workers=1,
+                                   limits=LIMITS, quiet=True))
+    assert [(r.student_id, r.status, r.score) for r in rows] == [
+        ("right", "graded", 10), ("sigint_loop", "timed_out", 0)]
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert not [line for line in ps.splitlines()
+                if "autograder.sandbox" in line and str(tmp_path) in line]
+    logs = "".join(p.read_text() for p in (tmp_path / "out/.work").glob("worker-*.log"))
+    assert "FileNotFoundError" not in logs
+    assert len(list((tmp_path / "out/.work").glob("worker-0.*"))) == 2  # a folder per start
+
+
+def test_a_virtual_environment_reached_through_a_link_grades(tmp_path):
+    """A `.venv` that is a link to another folder (as in the student review): bwrap mounts the
+    link's target, so the kernel must run the interpreter there."""
+    linked = tmp_path / "venv-link"
+    linked.symlink_to(Path(sys.prefix).resolve())
+    cases.build_corpus(tmp_path / "subs", {}, [c for c in cases.CASES if c.name == "right"])
+    done = subprocess.run(
+        [str(linked / "bin" / "python"), "-m", "autograder.grade", str(tmp_path / "subs"),
+         str(tmp_path / "out"), "--source", str(cases.SOURCE), "--workers", "1", "--quiet",
+         "--wall", str(LIMITS.wall_s)],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out/grades.csv").read_text().splitlines()[1] == (
+        "right,ch99_corpus,10,10,graded,")
