@@ -42,7 +42,7 @@ import torch.nn.functional as F
 __all__ = ["LRSweep", "Suggestions", "lr_range_test", "plot_lr_range", "smooth", "suggest"]
 
 SKIP_END = 5  # lr_find reads recorder.losses[num_it//10:-5]
-MIN_POINTS = 2  # steep needs one pair of points; fastai fails with an IndexError below that
+MIN_POINTS = 2  # steep needs one pair of points; fastai's lr_find fails with fewer
 
 
 def smooth(losses, beta: float = 0.98) -> np.ndarray:
@@ -98,10 +98,11 @@ def _valley(losses) -> int:
                 max_end = i
                 max_start = max_end - lds[max_end]
     # fastai: `sections = (max_end - max_start) / 3; idx = max_start + int(sections) +
-    # int(sections/2)`. max_start is max_end minus the subsequence's length, one before where
-    # the subsequence would start if it had no gaps, so the point lands about half its length
-    # before max_end. When the first two points alone fall (max_start = -1, sections = 2/3)
-    # idx is -1, which fastai's indexing reads as the last point; we match that.
+    # int(sections/2)`. max_start is max_end minus the subsequence's length (one before where
+    # it would start if it had no gaps), so idx lands about half that length before max_end.
+    # Two odd cases, matched: if the loss never falls, max_start = max_end = 0 and idx = 0; if
+    # the longest subsequence is the first two points, max_start = -1 and idx = -1 + 0 + 0,
+    # which fastai's `lrs[idx]` reads as the last point.
     sections = (max_end - max_start) / 3
     return (max_start + int(sections) + int(sections / 2)) % n
 
@@ -134,12 +135,12 @@ def suggest(lrs, smoothed, *, num_it: int) -> Suggestions:
         lrs, losses = lrs[:nan[0]], losses[:nan[0]]
     if len(losses) < MIN_POINTS:
         raise ValueError(
-            f"a sweep of {len(smoothed)} points (num_it={num_it}) leaves {len(losses)} to read "
-            f"after dropping the first {skip} (num_it // 10), the last {SKIP_END} and any from "
-            f"the first NaN on; at least {MIN_POINTS} are needed. Sweep more steps (num_it), or "
-            "over a narrower range (a smaller end_lr) so that more steps fall before the loss "
-            "explodes, or stop later (a larger stop_div), or give it more batches.")
-    valley, steep, minimum = _valley(losses), _steep(lrs, losses), int(np.argmin(losses))
+            f"too few points to read: {len(losses)}, where fastai's rules need {MIN_POINTS} "
+            f"(lr_find drops the first num_it // 10 = {skip}, the last {SKIP_END} and all from "
+            "the first NaN on). Sweep more steps (num_it), or over a narrower range (a smaller "
+            "end_lr) so that more steps come before the loss explodes, or stop later (a larger "
+            "stop_div), or give the sweep more batches.")
+    valley, steep, minimum = _valley(losses.tolist()), _steep(lrs, losses), int(np.argmin(losses))
     return Suggestions(
         valley=float(lrs[valley]), steep=float(lrs[steep]),
         minimum_div_10=float(lrs[minimum]) / 10,
@@ -156,9 +157,9 @@ class LRSweep:
     smoothed loss passed ``stop_div`` times its best), ``"not finite"`` (the smoothed loss
     turned NaN or infinite) or ``"out of batches"``."""
 
-    lrs: list
-    losses: list
-    smoothed: list
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
     stopped: str
     num_it: int
     suggestions: Suggestions
@@ -219,9 +220,9 @@ def lr_range_test(model, optimizer, batches, loss_fn=F.cross_entropy, *, start_l
         raise ValueError(f"stop_div is a factor above 1 or None (fastai's stop_div=True is 4.0), "
                          f"got {stop_div!r}")
     if num_it - num_it // 10 - SKIP_END < MIN_POINTS:
-        raise ValueError(f"num_it={num_it} leaves {max(num_it - num_it // 10 - SKIP_END, 0)} "
-                         f"points to read after dropping the first num_it // 10 and the last "
-                         f"{SKIP_END}; at least {MIN_POINTS} are needed: raise num_it")
+        raise ValueError(f"num_it={num_it} is too few: after dropping the first num_it // 10 "
+                         f"and the last {SKIP_END} points, fewer than {MIN_POINTS} are left to "
+                         "read; raise num_it")
     rates = [start_lr * (end_lr / start_lr) ** (k / num_it) for k in range(num_it)]
     losses, best, stopped = [], math.inf, None
     with _restored(model, optimizer):
@@ -234,7 +235,7 @@ def lr_range_test(model, optimizer, batches, loss_fn=F.cross_entropy, *, start_l
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-            current = smooth(losses, beta)[-1]
+            current = smooth(losses, beta)[-1]  # one formula; num_it**2 / 2 additions at most
             if current < best:
                 best = current
             if stop_div is not None and current > stop_div * best:

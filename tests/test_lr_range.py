@@ -4,8 +4,9 @@ The suggestions are checked on hand-made curves whose fastai answer is worked ou
 comments, following fastai's ``lr_find``: drop the first ``num_it // 10`` points and the last 5,
 cut at the first NaN, then
 - valley: ``lds[i]``, the longest strictly decreasing subsequence ending at ``i``; ``max_end``
-  the first index of the longest, ``L = lds[max_end]``, ``max_start = max_end - L``;
-  ``idx = max_start + int(L / 3) + int(L / 3 / 2)`` (a -1 reads as the last point);
+  the first index of the longest, ``L = lds[max_end]``, ``max_start = max_end - L`` (both stay
+  0 if the loss never falls); ``idx = max_start + int(L / 3) + int(L / 3 / 2)``, where a -1
+  reads as the last point;
 - steep: the left end of the segment of most negative d loss / d log(lr), the first on ties;
 - minimum: the first lowest point; the suggested rate is a tenth of its rate.
 Read indices ``r`` count from the first point kept; record indices from the start of the sweep.
@@ -151,9 +152,9 @@ def test_steep_is_the_slope_against_log_lr_read_at_the_left_end():
 def test_two_points_are_enough_and_fewer_is_a_clear_error():
     s = read([2.0, 1.0])  # the fewest fastai reads: valley at idx -1 (the last), steep at r0
     assert (s.valley_index, s.steep_index, s.minimum_index) == (1, 0, 1)
-    with pytest.raises(ValueError, match=r"leaves 0 to read .*first 10 \(num_it // 10\)"):
+    with pytest.raises(ValueError, match=r"too few points to read: 0.*num_it // 10 = 10,"):
         suggest(powers_of_ten(12), [1.0] * 12, num_it=100)  # [10:-5] of 12 points is empty
-    with pytest.raises(ValueError, match="leaves 1 to read.*more steps"):
+    with pytest.raises(ValueError, match="too few points to read: 1.*more steps"):
         read([2.0, NAN, 1.0])
     with pytest.raises(ValueError, match="alike"):
         suggest([1e-3, 1e-2], [1.0], num_it=9)
@@ -364,12 +365,12 @@ def test_a_sweep_too_short_to_read_is_a_clear_error_and_changes_nothing():
     weights = copy.deepcopy(model.state_dict())
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     stream = iter(regression(n_batches=5))
-    with pytest.raises(ValueError, match="num_it=6 leaves 1 points to read.*raise num_it"):
+    with pytest.raises(ValueError, match="num_it=6 is too few.*raise num_it"):
         lr_range_test(model, optimizer, stream, nn.functional.mse_loss, num_it=6)
     assert len(list(stream)) == 5  # checked before the first step
     batches, loss_fn = scripted([1.0, 5.0, 1.0])
     with pytest.raises(ValueError, match=r"stopped after 2 of 100 steps \(diverged, at lr = "
-                                         r"1\.2e-07\).*leaves 0 to read.*more steps"):
+                                         r"1\.2e-07\): too few points to read: 0.*more steps"):
         lr_range_test(model, optimizer, batches, loss_fn, beta=0.0)
     assert_same(model.state_dict(), weights)
     assert optimizer.param_groups[0]["lr"] == 0.1 and not optimizer.state
