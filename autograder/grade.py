@@ -179,12 +179,16 @@ def write_outputs(batch: Batch, rows: list[Row], assignments: Assignments) -> No
 # ---- the template course directory ----------------------------------------------------------
 def grading_settings(limits: Limits) -> dict[str, object]:
     """nbgrader's settings for grading: every kernel in the sandbox, over Unix sockets in the
-    folder the sandbox shares with nbgrader (not /tmp, where the default is; no network)."""
+    folder the sandbox shares with nbgrader (not /tmp, where the default is; no network), and
+    killed as soon as its notebook is done: a kernel's own shutdown (seconds, for one that
+    imported torch) changes nothing of the grade, and a kernel that goes early is seen by
+    nbclient either way."""
     return {
         "Execute.kernel_name": KERNEL_NAME,
         "Execute.timeout": int(limits.cell_timeout_s),
         "Execute.interrupt_on_timeout": True,
         "Execute.startup_timeout": 60,
+        "Execute.shutdown_kernel": "immediate",
         "KernelManager.transport": "ipc",
         "KernelManager.connection_file": InCourse("runtime/kernel.json"),
         "KernelManager.ip": InCourse("runtime/kernel"),

@@ -221,7 +221,7 @@ class _Watch:
         try:
             os.write(self.fd, line.encode())
         except OSError:
-            pass  # the pipe is gone; the grader notices the missing end marker
+            pass  # the pipe is gone: the launcher is, so the grader sees the kernel go
 
     def check_patches(self) -> None:
         for name, before in self.snapshot.items():
@@ -331,7 +331,6 @@ def main() -> None:
     import atexit
 
     atexit.register(watch.check_patches)
-    atexit.register(watch.report, "end", "kernel exited normally")
     sys.argv = ["ipykernel_launcher", *kernel_args]
     from ipykernel import kernelapp
 

@@ -292,7 +292,7 @@ class Kernel:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for the kernel, not us
         started = time.monotonic()
         process = subprocess.Popen(argv, env=_kernel_env(), pass_fds=(write_fd,),
-                                   stderr=subprocess.PIPE)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         os.close(write_fd)
         copiers = [threading.Thread(target=_copy_capped, daemon=True, args=args) for args in (
             (read_fd, self.events_path, 1 << 20), (process.stderr, self.stderr_path,

@@ -12,6 +12,7 @@ job per line on stdin and writes one row per line on the original stdout; all lo
 stderr.
 """
 
+import functools
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import shutil
 import signal
 import sys
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,8 +38,9 @@ from autograder.sandbox import JOB_ENV, KERNEL_NAME, write_job
 MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory",
                 "failed to map segment", "ENOMEM", "can't start new thread")
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
-# What nbclient's log says when a kernel never answered.
+# What nbclient's log says when a kernel never answered, or went in the middle of a notebook.
 NOT_STARTED_SIGNS = ("before replying to kernel_info", "didn't respond in")
+DIED = "DeadKernelError"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Execution:
 
 class Worker:
     def __init__(self, course_dir: Path, uid: int | None):
+        _gradebook_without_fsync()
         self.course_dir = Path(course_dir)
         self.uid = uid
         self.runtime = self.course_dir / "runtime"
@@ -179,6 +183,23 @@ class Worker:
                 if grade_id(cell) and cell.cell_type == "code"}
 
 
+@functools.cache
+def _gradebook_without_fsync() -> None:
+    """A worker's gradebook is a scratch copy (the rows go to the grader's cache, nothing reads
+    it after the job), so SQLite need not wait for the disk at each of nbgrader's commits:
+    dozens a notebook, each an fsync."""
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _pragmas(connection, record):
+        if isinstance(connection, sqlite3.Connection):
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.execute("PRAGMA journal_mode = MEMORY")
+
+
 def cell_message(cell) -> str:
     """What a graded cell said: each error as ``Name: message``, and what reached stderr (which
     nbgrader counts as a failure), without terminal colours."""
@@ -216,7 +237,7 @@ def judge(row: Row, job: Job, run: Execution, flags: list[tuple[str, str]]) -> R
     was not graded: it scores 0, and its cells say so."""
     problems = run_problems(job, run)
     flagged = sorted({f"{kind}: {detail}" for kind, detail in flags}
-                     | {f"{e['kind']}: {e['detail']}" for e in run.events if e["kind"] != "end"})
+                     | {f"{e['kind']}: {e['detail']}" for e in run.events})
     if flagged:
         problems.append(("flagged", "flagged for review: " + "; ".join(flagged)))
     row = row.with_outcome(problems)
@@ -229,7 +250,6 @@ def judge(row: Row, job: Job, run: Execution, flags: list[tuple[str, str]]) -> R
 def run_problems(job: Job, run: Execution) -> list[tuple[str, str]]:
     """``(status, reason)`` for what went wrong while the notebooks ran, most telling first."""
     limits = job.limits
-    ended = sum(1 for e in run.events if e["kind"] == "end")
     if any(k["timed_out"] for k in run.kernels):
         return [("timed_out", f"ran past the {limits.wall_s:g} s limit per notebook and was "
                  "stopped; it was not graded")]
@@ -244,13 +264,12 @@ def run_problems(job: Job, run: Execution) -> list[tuple[str, str]]:
         return [("failed", "the kernel could not start: "
                  + (_memory(stderr, job) or stderr_summary(stderr) or run.errors
                     or "it said nothing; see the worker's log"))]
-    if ended < len(run.kernels):
+    if DIED in run.log:  # nbclient saw the kernel go before the notebook's end
         codes = ", ".join(_exit(k["exit_code"]) for k in run.kernels)
         why = _memory(stderr, job) or (f"{codes}; it said: {stderr_summary(stderr)}" if
                                        stderr_summary(stderr) else codes)
         return [("failed", "the kernel stopped before the end of the notebook (os._exit, a "
-                 f"crash, or out of memory): {why}"
-                 + ("; it was not graded" if not run.success else ""))]
+                 f"crash, or out of memory): {why}; it was not graded")]
     if not run.success:
         return [("failed", f"nbgrader could not grade it: {run.errors or 'see the worker log'}")]
     return []
@@ -276,7 +295,7 @@ def _memory(stderr: str, job: Job) -> str:
 
 def _exit(code) -> str:
     if code is None:
-        return "no exit code (the kernel was killed from outside)"
+        return "no exit code"
     if code < 0 or code > 128:
         number = -code if code < 0 else code - 128
         try:
@@ -288,6 +307,10 @@ def _exit(code) -> str:
 
 def main() -> int:
     course_dir, uid = sys.argv[1], sys.argv[2]
+    from sqlalchemy.exc import SAWarning
+
+    # nbgrader's own, about its sessions; it says nothing about a submission
+    warnings.filterwarnings("ignore", message="Object of type <", category=SAWarning)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed from here on goes to stderr, not into the protocol
     sys.stdout = sys.stderr

@@ -18,7 +18,7 @@ import pytest
 from autograder import grade, paths
 from autograder.corpus import cases
 from autograder.jobs import COLUMNS, Limits
-from tests.grading_helpers import LIMITS, TIMEOUT_LIMITS, last_run
+from tests.grading_helpers import LIMITS, TIMEOUT_LIMITS, edit, grader_copy, last_run
 
 pytestmark = pytest.mark.xdist_group("autograder")  # one grading batch at a time on 2 cores
 
@@ -111,7 +111,7 @@ def test_feedback_gives_the_visible_message(graded):
     assert "NaN" in text and "test_gd_step" in text
 
 
-def test_a_second_run_grades_only_what_changed(graded, tmp_path):
+def test_a_second_run_grades_only_what_changed(graded, tmp_path, monkeypatch):
     # A small class of its own, so this test does not depend on the corpus run's state.
     subs = tmp_path / "subs"
     for name in ("right", "nan_return", "untouched"):
@@ -119,6 +119,10 @@ def test_a_second_run_grades_only_what_changed(graded, tmp_path):
     batch = grade.Batch(subs, tmp_path / "out", cases.SOURCE, workers=2, limits=LIMITS,
                         quiet=True)
     first = grade.grade(batch)
+    assert grade.grade(batch) == first
+    assert last_run(batch) == ([], 3)
+    copy = grader_copy(tmp_path, monkeypatch)  # editing a course tool re-grades nothing
+    edit(copy, "coursetools/lectures.py")
     assert grade.grade(batch) == first
     assert last_run(batch) == ([], 3)
     shutil.copyfile(subs / "right" / cases.ASSIGNMENT / cases.NOTEBOOK,

@@ -1,6 +1,7 @@
 """The student's check command, the student kit, the static flags, the command line, and the
 failures that must say why."""
 
+import ast
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from autograder.corpus import cases
 from autograder.inside import scan_source
 from autograder.jobs import GradingError, Job, Limits, Row
 from coursetools import check, student_kit
-from tests.grading_helpers import LIMITS
+from tests.grading_helpers import LIMITS, edit, grader_copy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -242,3 +243,53 @@ def test_a_virtual_environment_reached_through_a_link_grades(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "out/grades.csv").read_text().splitlines()[1] == (
         "right,ch99_corpus,10,10,graded,")
+
+
+# ---- the grader's structure ---------------------------------------------------------------------
+def _imports(package: str) -> dict[str, set[tuple[str, str]]]:
+    """module -> {(imported module of a repository package, name or "")}, read with ast."""
+    found = {}
+    for path in sorted((REPO / package).glob("*.py")):
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in {"autograder", "coursetools"}:
+                edges |= {(f"{node.module}.{a.name}", "") for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in {
+                    "autograder", "coursetools"}:
+                edges |= {(node.module, a.name) for a in node.names}
+        found[f"{package}.{path.stem}"] = edges
+    return found
+
+
+def test_the_grader_has_no_import_cycle_and_uses_no_private_name_of_another_module():
+    graph = _imports("autograder") | _imports("coursetools")
+    private = [(m, f"{t}.{n}") for m, edges in graph.items() for t, n in edges
+               if n.startswith("_") or t.split(".")[-1].startswith("_")]
+    assert not private
+    assert not [m for m in graph if m.startswith("autograder.") and any(
+        t.startswith("coursetools") for t, _ in graph[m])], "the grader imports a course tool"
+
+    def reaches(start: str, goal: str, seen: set) -> bool:
+        for target, _ in graph.get(start, ()):
+            if target == goal or (target not in seen and reaches(target, goal, seen | {target})):
+                return True
+        return False
+
+    assert not [m for m in graph if reaches(m, m, set())], "an import cycle"
+
+
+def test_only_the_grading_code_decides_a_re_grade(tmp_path, monkeypatch):
+    """The grading version is the digest of the modules a worker and the sandbox import, the
+    nbgrader configuration and the course package: a course tool, the report or the command
+    line may change, a worker or the sandbox may not, without re-grading."""
+    from autograder import cache
+
+    copy = grader_copy(tmp_path, monkeypatch)
+    first = cache.grader_version()
+    for tool in ("coursetools/lectures.py", "coursetools/release.py", "autograder/report.py",
+                 "autograder/grade.py", "autograder/lms.py"):
+        assert edit(copy, tool) == first, f"editing {tool} would re-grade the class"
+    for part in ("autograder/worker.py", "autograder/inside.py", "autograder/jobs.py",
+                 "course/checks.py", "nbgrader_config.py"):
+        assert edit(copy, part) != first, f"editing {part} would not re-grade the class"
+        first = cache.grader_version()
