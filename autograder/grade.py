@@ -58,6 +58,10 @@ class Batch:
     scheduler: str | None = None  # a Dask scheduler's address: grade on its workers, not a Pool
     canvas_roster: Path | None = None  # a Canvas gradebook export, to name the students
 
+    def __post_init__(self):  # workers and kernels run elsewhere: every path absolute
+        self.submissions, self.out = Path(self.submissions).resolve(), Path(self.out).resolve()
+        self.source = Path(self.source).resolve()
+
     @property
     def work(self) -> Path:
         return self.out / ".work"
@@ -278,16 +282,7 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     if args.workers < 1 or args.wall <= 0 or args.cell_timeout <= 0 or args.memory_mb < 256:
         parser.error("--workers, --wall and --cell-timeout must be positive, "
                      "--memory-mb at least 256")
-    out = args.out.resolve()
-    for protected in (SOURCE, RELEASE, args.source.resolve()):
-        if out == protected or protected in out.parents:
-            parser.error(f"OUT must not lie inside {protected}")
-        if any(protected == Path(d).resolve() or Path(d).resolve() in protected.parents
-               for d in args.allow_read):
-            parser.error(f"--allow-read must not open {protected} to the notebooks")
-    missing = [d for d in args.allow_read if not Path(d).is_dir()]
-    if missing:
-        parser.error(f"--allow-read: no such folder {', '.join(missing)}")
+    _check_folders(parser, args)
     if args.canvas_roster and not args.canvas_roster.is_file():
         parser.error(f"--canvas-roster: no such file {args.canvas_roster}")
     if args.submissions.suffix == ".zip":
@@ -295,6 +290,19 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
             parser.error(f"no such file {args.submissions}")
         if not args.assignments or len(args.assignments) != 1:
             parser.error("an LMS .zip holds one assignment: name it with --assignment")
+
+
+def _check_folders(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """OUT must not be written into the assignments, nor the notebooks let read them."""
+    out, readable = args.out.resolve(), [Path(d).resolve() for d in args.allow_read]
+    for protected in (SOURCE, RELEASE, args.source.resolve()):
+        if out == protected or protected in out.parents:
+            parser.error(f"OUT must not lie inside {protected}")
+        if any(protected == d or d in protected.parents for d in readable):
+            parser.error(f"--allow-read must not open {protected} to the notebooks")
+    missing = [d for d in args.allow_read if not Path(d).is_dir()]
+    if missing:
+        parser.error(f"--allow-read: no such folder {', '.join(missing)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,6 +69,12 @@ def _outside(path: str) -> bool:
     return path.startswith(("/", "~")) or ".." in path.replace("\\", "/").split("/")
 
 
+def _defines_equality(body) -> bool:
+    """Whether the namespace of ``type(name, bases, {...})`` defines an equality method."""
+    return isinstance(body, ast.Dict) and any(
+        isinstance(k, ast.Constant) and k.value in EQUALITY_DUNDERS for k in body.keys)
+
+
 def _is_reference(module: str) -> bool:
     return module == REFERENCE or module.startswith(REFERENCE + ".")
 
@@ -96,25 +102,26 @@ class _Scanner(ast.NodeVisitor):
 
     def visit_Call(self, node):
         func = _dotted(node.func)
-        name = func.split(".")[-1]
         args = [a.value for a in node.args
                 if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        name = func.split(".")[-1]
         if name in {"import_module", "__import__"} and any(a.startswith(REFERENCE)
                                                            for a in args):
             self.flag("reference_import", f"{func}({args[0]!r})")
         if func in {"setattr", "delattr"} and node.args:
-            target = _dotted(node.args[0])
-            if target.split(".")[0] in PATCHED_MODULES or "testing" in target:
-                self.flag("monkey_patch", f"{func}({target}, ...)")
-            if any(a in EQUALITY_DUNDERS for a in args):
-                self.flag("custom_eq", f"{func}(..., {args[-1]!r}, ...)")
-        if name == "type" and len(node.args) == 3 and isinstance(node.args[2], ast.Dict) and any(
-                isinstance(k, ast.Constant) and k.value in EQUALITY_DUNDERS
-                for k in node.args[2].keys):
+            self._setattr(func, node, args)
+        if name == "type" and len(node.args) == 3 and _defines_equality(node.args[2]):
             self.flag("custom_eq", "type(...) with an equality method")
         if name in FILE_CALLS and args and _outside(args[0]):
             self.flag("outside_file", f"{func}({args[0]!r})")
         self.generic_visit(node)
+
+    def _setattr(self, func: str, node, args: list[str]) -> None:
+        target = _dotted(node.args[0])
+        if target.split(".")[0] in PATCHED_MODULES or "testing" in target:
+            self.flag("monkey_patch", f"{func}({target}, ...)")
+        if any(a in EQUALITY_DUNDERS for a in args):
+            self.flag("custom_eq", f"{func}(..., {args[-1]!r}, ...)")
 
     def visit_ClassDef(self, node):
         for item in node.body:

@@ -20,6 +20,8 @@ the grading worker before it calls nbgrader): the :class:`autograder.jobs.Job` a
 worker keeps its kernels' connection files.
 """
 
+import functools
+import importlib.util
 import json
 import os
 import shutil
@@ -175,9 +177,20 @@ def bwrap_argv(scratch: Path, tool_dir: Path, runtime_dir: Path, workdir_name: s
             argv += [kind, target]
         else:
             argv += [kind, source, target]
+    for hidden in _hidden_packages():  # an empty, read-only folder in its place
+        argv += ["--tmpfs", hidden, "--remount-ro", hidden]
     argv += ["--chdir", f"{SANDBOX_HOME}/{workdir_name}", "--setenv", "HOME", SANDBOX_HOME,
              *command]
     return argv
+
+
+@functools.cache
+def _hidden_packages() -> list[str]:
+    """Installed packages a grading kernel does without: debugpy, which ipykernel loads (a
+    fifth of a kernel's start) only to offer a debugger, and uses only if it imports."""
+    spec = importlib.util.find_spec("debugpy")
+    return [str(Path(p).resolve()) for p in (spec.submodule_search_locations or [])] if spec \
+        else []
 
 
 def _kernel_env() -> dict[str, str]:

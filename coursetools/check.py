@@ -24,6 +24,9 @@ from autograder.paths import RELEASE
 from coursetools.kernels import ipc_config
 
 _UNANSWERED = ("raise NotImplementedError()", "YOUR ANSWER HERE")
+# What a test cell raises when an answer it needs is still the placeholder: the stub's error,
+# or a name the unanswered cell never assigned.
+_FROM_MISSING_ANSWER = {"NotImplementedError", "NameError"}
 INDENT = "      "
 
 
@@ -79,8 +82,8 @@ def _run(nb, folder: Path):
 
 
 def _failed(nb, skip_unanswered: bool) -> list[str]:
-    """Each graded cell that lost points, with its whole message; a cell that failed only
-    because an answer is missing (already said) is left out."""
+    """Each graded cell that lost points, with its whole message; while answers are missing
+    (already said), a cell that fails only the way a missing answer makes it is left out."""
     found = []
     for cell in nb.cells:
         if not nbgrader_utils.is_grade(cell):
@@ -89,7 +92,7 @@ def _failed(nb, skip_unanswered: bool) -> list[str]:
         if score is None or score >= max_score:
             continue
         errors = [o for o in cell.outputs if o.output_type == "error"]
-        if skip_unanswered and errors and all(o.ename == "NotImplementedError" for o in errors):
+        if skip_unanswered and errors and all(o.ename in _FROM_MISSING_ANSWER for o in errors):
             continue
         found.append(f"test {_name(cell)} fails:\n" + _indent(failure_text(cell)))
     return found

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from autograder import grade
@@ -16,6 +17,7 @@ from autograder.cache import Cache
 from autograder.corpus import cases
 from autograder.inside import scan_source
 from autograder.jobs import GradingError, Job, Limits, Row
+from course.checks import check_close
 from coursetools import check, student_kit
 from tests.grading_helpers import LIMITS, edit, grader_copy
 
@@ -293,3 +295,41 @@ def test_only_the_grading_code_decides_a_re_grade(tmp_path, monkeypatch):
                  "course/checks.py", "nbgrader_config.py"):
         assert edit(copy, part) != first, f"editing {part} would not re-grade the class"
         first = cache.grader_version()
+
+
+# ---- make check: whole messages, no noise ------------------------------------------------------
+def _graded(source: str, grade_id: str, **nbgrader) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata.nbgrader = {"grade_id": grade_id, "schema_version": 3, "grade": False,
+                              "solution": False, "locked": False, **nbgrader}
+    return cell
+
+
+def test_check_shows_a_failing_tests_whole_message_indented(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import numpy as np\nfrom course.checks import check_close"),
+        _graded("W = np.arange(12.0).reshape(3, 4)", "W", solution=True),
+        _graded("check_close('W', W, np.ones((3, 4)))", "test_W", grade=True, points=1,
+                locked=True),
+    ])
+    nbformat.write(notebook, tmp_path / "exercises.ipynb")
+    [problem] = check.check(tmp_path / "exercises.ipynb", tmp_path)
+    expected = np.ones((3, 4))
+    with pytest.raises(AssertionError) as failure:  # what the check itself says, in full
+        check_close("W", np.arange(12.0).reshape(3, 4), expected)
+    message = f"AssertionError: {failure.value}"
+    assert message.count("\n") >= 2  # a 2-D array takes lines
+    assert problem == "test 'test_W' fails:\n" + "\n".join(
+        check.INDENT + line for line in message.splitlines())
+
+
+def test_check_of_an_untouched_notebook_says_each_missing_answer_once_and_nothing_else(tmp_path):
+    folder = tmp_path / cases.ASSIGNMENT
+    folder.mkdir()
+    shutil.copyfile(cases.RELEASE / cases.ASSIGNMENT / cases.NOTEBOOK, folder / cases.NOTEBOOK)
+    done = _run_check(folder / cases.NOTEBOOK)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("3 thing(s) to fix:")
+    assert [line.split(" in cell ")[0] for line in lines[1:]] == ["  - answer missing"] * 3
+    assert done.stderr == "", done.stderr  # no kernel banner, no warnings
