@@ -143,6 +143,7 @@ def test_run_gd_hard_coded_answers_fail_the_hidden_test():
      "did you forget the factor 2?"),
     ("w1 = 0 + 0.4 * (0 - 4)\nw2 = w1 + 0.4 * (w1 - 4)\nw3 = w2 + 0.4 * (w2 - 4)\n",
      "subtract eta * L'(w)"),
+    ("w1 = w2 = w3 = 0 - 0.4 * (0 - 4)\n", "each step starts where the previous one ended"),
 ])
 def test_hand_steps_mistakes_are_named_for_all_three_steps(steps, words):
     message = fails({"hand_steps": steps}, {"test_hand_steps": words})["test_hand_steps"].message
@@ -316,6 +317,11 @@ def numerical_gradient(f, w, h=1e-5):
 def test_numerical_gradient_mistakes_are_named_in_the_visible_test(formula, words):
     fails({"numerical_gradient": NUMGRAD.format(formula=formula)},
           {"test_numerical_gradient": words}, hidden=False)
+
+
+def test_numerical_gradient_with_another_wrong_formula_gets_the_formula():
+    fails({"numerical_gradient": NUMGRAD.format(formula="(f(w + e) - f(w - e)) / (4 * h)")},
+          {"test_numerical_gradient": "use (f(w + h e_i) - f(w - h e_i)) / (2h)"}, hidden=False)
 
 
 def test_numerical_gradient_that_ignores_h_fails_the_hidden_test_with_a_hint():

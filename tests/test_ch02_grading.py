@@ -161,6 +161,11 @@ def test_curvature_from_the_diagonal_fails_the_hidden_test_with_a_hint():
     fails({"curvature": diagonal}, {"test_curvature": "not the diagonal"})
 
 
+def test_stability_limit_from_the_diagonal_fails_the_hidden_test_with_a_hint():
+    diagonal_lr = CURVATURE.format(kappa="e[-1] / e[0]", lr="2 / np.max(np.diag(hessian))")
+    fails({"curvature": diagonal_lr}, {"test_curvature": "not the largest diagonal entry"})
+
+
 def test_curvature_in_float32_is_told_so():
     float32 = CURVATURE.format(kappa="e[-1] / e[0]", lr="2 / e[-1]").replace(
         "dtype=float", "dtype=np.float32")
