@@ -9,7 +9,14 @@ and what they say."""
 import pytest
 
 from course.checks import FLOAT32_NOTE
-from tests.exercise_runner import failing, run_exercises, score
+from tests.exercise_runner import (
+    assert_fails,
+    assert_wrong_submissions,
+    failing,
+    lying_str,
+    run_exercises,
+    score,
+)
 
 CHAPTER = "ch02_loss_landscapes"
 TOTAL = 21
@@ -19,10 +26,7 @@ def fails(replace, expected, *, hidden=True):
     """Run with ``replace``; assert exactly the cells of ``expected`` fail, each message holding
     its words; return the outcomes."""
     outcomes = run_exercises(CHAPTER, replace, hidden=hidden)
-    got = failing(outcomes)
-    assert set(got) == set(expected), got
-    for grade_id, words in expected.items():
-        assert words in got[grade_id], (grade_id, got[grade_id])
+    assert_fails(outcomes, expected)
     return outcomes
 
 
@@ -58,18 +62,7 @@ def test_critical_points_in_other_styles_keep_full_marks(answer):
 
 
 def test_critical_points_that_lie_earn_nothing():
-    liars = '''
-class Liar(str):
-    def __eq__(self, other):
-        return True
-    __hash__ = str.__hash__
-    def strip(self, *args):
-        return "maximum"
-    def lower(self):
-        return "maximum"
-    def split(self, *args):
-        return ["maximum"]
-
+    liars = lying_str("maximum") + '''
 class Items(dict):
     def items(self):
         return [(-1.0, "minimum"), (0.0, "maximum"), (1.0, "minimum")]
@@ -359,9 +352,7 @@ def test_concepts_in_other_styles_keep_full_marks():
 
 
 def test_concept_answers_that_lie_earn_nothing():
-    liar = ("class Liar(str):\n    def __eq__(self, other):\n        return True\n"
-            "    __hash__ = str.__hash__\n    def strip(self, *a):\n        return 'b'\n"
-            "    def lower(self):\n        return 'b'\n")
+    liar = lying_str("b")
     outcomes = run_exercises(CHAPTER, {"concept_e": liar + 'answer_e = Liar("a")\n',
                                        "concept_f": "answer_f = object()\n"})
     assert not outcomes["test_concept_e"].passed and not outcomes["test_concept_f"].passed
@@ -377,9 +368,4 @@ def test_the_known_wrong_submissions_score_as_they_declare():
     # the same records go through real nbgrader in tests/test_roundtrip.py; here, in-process
     from tests.submissions.ch02_loss_landscapes import WRONG
 
-    for wrong in WRONG:
-        outcomes = run_exercises(CHAPTER, wrong.replace)
-        assert score(outcomes) == wrong.score, wrong.name
-        assert set(failing(outcomes)) == set(wrong.fails), wrong.name
-        for grade_id, words in wrong.fails.items():
-            assert words.lower() in outcomes[grade_id].message.lower(), (wrong.name, grade_id)
+    assert_wrong_submissions(CHAPTER, WRONG)

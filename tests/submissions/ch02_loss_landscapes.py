@@ -23,6 +23,16 @@ def iterations_to_reduce(eigenvalues, factor):
     return int(np.ceil(np.log(factor) / ({power} * np.log(rho))))
 '''
 
+_RESTARTS = '''
+def random_restarts(f, grad, starts, lr, steps):
+    ends = []
+    for x in np.asarray(starts, dtype=float):
+        for _ in range(steps):
+            x = x - lr * grad(x)
+        ends.append(x)
+    ends = np.array(ends)
+'''
+
 WRONG = [
     Wrong(
         name="maximum_called_saddle",
@@ -76,16 +86,7 @@ def max_stable_lr(hessian):
     Wrong(
         name="restart_picks_diverged_start",
         mistake="random_restarts takes argmin over losses that may be nan",
-        replace={"random_restarts": '''
-def random_restarts(f, grad, starts, lr, steps):
-    ends = []
-    for x in np.asarray(starts, dtype=float):
-        for _ in range(steps):
-            x = x - lr * grad(x)
-        ends.append(x)
-    ends = np.array(ends)
-    return float(ends[np.argmin(f(ends))])
-'''},
+        replace={"random_restarts": _RESTARTS + "    return float(ends[np.argmin(f(ends))])\n"},
         score=19,
         fails={"test_random_restarts": "skip end points that are inf or nan"},
     ),
@@ -106,16 +107,8 @@ def random_restarts(f, grad, starts, lr, steps):
     Wrong(
         name="restart_smallest_end_point",
         mistake="random_restarts returns the smallest finite end point, ignoring f",
-        replace={"random_restarts": '''
-def random_restarts(f, grad, starts, lr, steps):
-    ends = []
-    for x in np.asarray(starts, dtype=float):
-        for _ in range(steps):
-            x = x - lr * grad(x)
-        ends.append(x)
-    ends = np.array(ends)
-    return float(np.min(ends[np.isfinite(ends)]))
-'''},
+        replace={"random_restarts": _RESTARTS
+                 + "    return float(np.min(ends[np.isfinite(ends)]))\n"},
         score=19,
         fails={"test_random_restarts": "not the smallest x"},
     ),
