@@ -28,10 +28,9 @@ def stage(out: Path, repo: Path = REPO, showdown: Path | None = SHOWDOWN_REPORT)
                                                              "__pycache__"))
     log, rows = [], []
     for chapter in pages.chapters(repo):
-        done = pages.stage_lecture(chapter, out, repo / "course" / "widgets.py")
+        lecture_title, done = pages.stage_lecture(chapter, out, repo / "course" / "widgets.py")
         total = pages.stage_exercises(chapter, out)
-        nb_title = pages.title(pages.nbformat.read(chapter.lecture, as_version=4))
-        rows.append((chapter, nb_title, total))
+        rows.append((chapter, lecture_title, total))
         log += [f"{chapter.slug}: lecture, " + ("exercises" if total is not None
                                                 else "NO release exercises")]
         log += [f"  widget {line}" for line in done]
@@ -43,10 +42,11 @@ def stage(out: Path, repo: Path = REPO, showdown: Path | None = SHOWDOWN_REPORT)
 
 def build(site: Path = REPO / "site", repo: Path = REPO,
           showdown: Path | None = SHOWDOWN_REPORT, work: Path | None = None,
-          quiet: bool = False) -> Path:
+          quiet: bool = False, strict: bool = False) -> Path:
     """Build the site into ``site`` (replacing it) and return it. ``work`` holds the staged
-    sources, Sphinx's doctrees and the MathJax cache (default ``build/site-work`` in ``repo``).
-    Raises RuntimeError when the site would hold solution code."""
+    sources and Sphinx's doctrees (default ``build/site-work`` in ``repo``). Raises
+    RuntimeError when the site would hold solution code, or, with ``strict``, when Sphinx
+    warned (a link, image or output it could not resolve)."""
     from sphinx.application import Sphinx
 
     from autograder.student_kit import leaks
@@ -78,8 +78,8 @@ def build(site: Path = REPO / "site", repo: Path = REPO,
         print("\n".join(log))
         if warnings.getvalue().strip():
             print("Sphinx warnings:\n" + warnings.getvalue())
-    if app.statuscode:
-        raise RuntimeError("Sphinx failed:\n" + warnings.getvalue())
+    if app.statuscode or strict and warnings.getvalue().strip():
+        raise RuntimeError("Sphinx failed or warned:\n" + warnings.getvalue())
     return site
 
 

@@ -17,6 +17,8 @@ from sitebuild import widgets
 NOTEBOOKS = "notebooks"  # each chapter's downloads, beside its pages (not pages themselves)
 _POINTS_SUFFIX = re.compile(r"\s*\(\s*[\d.]+\s+points?\s*\)\s*$")
 _NBVAL_LINE = re.compile(r"^[ \t]*#[ \t]*NBVAL_\w+[ \t]*\n?", re.M)
+# A link from a lecture to a chapter's exercise notebook, which is a page of its own here.
+_EXERCISES_LINK = re.compile(r"(\]\((?:\.\./ch\w+/)?)exercises\.ipynb(#[^)]*)?\)")
 
 
 @dataclass
@@ -55,13 +57,16 @@ def _markdown_cell(text: str):
     return nbformat.v4.new_markdown_cell(text)
 
 
-def stage_lecture(chapter: Chapter, out: Path, widgets_module: Path) -> list[str]:
+def stage_lecture(chapter: Chapter, out: Path, widgets_module: Path) -> tuple[str, list[str]]:
     """Write the lecture page's notebook (outputs kept, widget cells shown as static figures)
-    and the release lecture as its download. Returns what was done to the widget cells."""
+    and the release lecture as its download. Returns the lecture's title and what was done to
+    its widget cells."""
     nb = nbformat.read(chapter.lecture, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = _NBVAL_LINE.sub("", cell.source)  # test markers, noise to a reader
+        else:
+            cell.source = _EXERCISES_LINK.sub(r"\1exercises.md\2)", cell.source)
     done = widgets.replace_widget_outputs(nb, widgets_module)
     folder = out / chapter.slug
     (folder / NOTEBOOKS).mkdir(parents=True, exist_ok=True)
@@ -79,7 +84,7 @@ def stage_lecture(chapter: Chapter, out: Path, widgets_module: Path) -> list[str
     first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
     nb.cells.insert(first + 1, _markdown_cell(header))
     nbformat.write(nb, folder / "lecture.ipynb")
-    return done
+    return title(nb), done
 
 
 def points(nb) -> list[tuple[str, str, float]]:

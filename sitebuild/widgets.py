@@ -41,21 +41,24 @@ def module_calls(module_file: Path) -> dict[str, list[str]]:
     return calls
 
 
-def cell_calls(source: str) -> list[tuple[str, str]]:
-    """The calls a cell makes, as ``f(...)`` or ``module.f(...)``: (name of f, the call's code),
-    in the order of the source."""
-    code = "\n".join("" if line.lstrip()[:1] in ("%", "!") else line
-                     for line in source.splitlines())
+def cell_calls(source: str) -> list[tuple[str, ast.Call]]:
+    """The calls a cell makes, as ``f(...)`` or ``module.f(...)``: (name of f, the call), in the
+    order of the source."""
     try:
-        tree = ast.parse(code)
+        tree = ast.parse(_python(source))
     except SyntaxError:
         return []
-    calls = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
-            calls.append((node.lineno, node.col_offset, name, ast.get_source_segment(code, node)))
-    return [(name, segment) for *_, name, segment in sorted(calls)]
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Attribute | ast.Name)]
+    calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    return [(node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id, node)
+            for node in calls]
+
+
+def _python(source: str) -> str:
+    """The cell without its IPython magics and shell escapes (blank lines in their place)."""
+    return "\n".join("" if line.lstrip()[:1] in ("%", "!") else line
+                     for line in source.splitlines())
 
 
 def _images(cell) -> list[dict]:
@@ -111,7 +114,8 @@ def replace_widget_outputs(nb, module_file: Path) -> list[str]:
                 "notebook in JupyterLab to move them. ")
         if drawers:
             source = cells[min(drawers)[2]]
-            shown = next(call for name, call in cell_calls(source.source) if name in plain)
+            call = next(node for name, node in cell_calls(source.source) if name in plain)
+            shown = ast.get_source_segment(_python(source.source), call)
             note += ("Here, the static figure of its plain function, as the lecture draws it "
                      f"in another cell with <code>{html.escape(shown)}</code>.</p>")
             figures = [dict(out) for out in _images(source)]

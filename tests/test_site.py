@@ -33,6 +33,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 CHAPTERS = pages.chapters(ROOT)
+WIDGETS_FILE = ROOT / "course" / "widgets.py"
 SCREENSHOTS = {"/index.html", f"/{CHAPTERS[0].slug}/lecture.html",
                f"/{CHAPTERS[0].slug}/exercises.html", "/showdown/report.html"}
 
@@ -66,7 +67,8 @@ def site(tmp_path_factory):
     report = sitebuild.SHOWDOWN_REPORT
     if not report.is_file():
         report = standin_report(tmp / "showdown")
-    return sitebuild.build(tmp / "site", showdown=report, work=tmp / "work", quiet=True)
+    return sitebuild.build(tmp / "site", showdown=report, work=tmp / "work", quiet=True,
+                           strict=True)
 
 
 # --- the pieces, without a browser ------------------------------------------------------------
@@ -131,7 +133,7 @@ def test_widget_cell_gets_the_nearest_committed_figure_of_its_plain_function(tmp
 
 def test_widget_without_a_committed_figure_is_drawn_with_the_defaults(tmp_path):
     # A real widget of course.widgets, found the way the build finds it.
-    module = ROOT / "course" / "widgets.py"
+    module = WIDGETS_FILE
     widget, plain = next((name, called) for name, called in widgets.module_calls(module).items()
                          if name.endswith("_widget") and called)
     nb = _nb(_code(f"widgets.{widget}()", WIDGET_OUT))
@@ -139,6 +141,25 @@ def test_widget_without_a_committed_figure_is_drawn_with_the_defaults(tmp_path):
     note, figure = nb.cells[0].outputs
     assert f"<code>{plain[0]}()</code> with its default arguments" in note.data["text/html"]
     assert base64.b64decode(figure.data["image/png"]).startswith(b"\x89PNG")
+
+
+def test_lecture_page_keeps_outputs_drops_test_markers_and_links_the_exercises(tmp_path):
+    lecture = tmp_path / "source" / "ch09_new" / "lecture.ipynb"
+    lecture.parent.mkdir(parents=True)
+    nbformat.write(_nb(nbformat.v4.new_markdown_cell("# Chapter 9 — New\n\nThen do "
+                                                     "[the exercises](exercises.ipynb)."),
+                       _code("# NBVAL_IGNORE_OUTPUT\nprint(1)",
+                             {"output_type": "stream", "name": "stdout", "text": "1\n"})),
+                   lecture)
+    chapter = pages.Chapter("ch09_new", lecture, tmp_path / "release" / "ch09_new" / "ex.ipynb",
+                            tmp_path / "release" / "ch09_new" / "lecture.ipynb")
+    assert chapter.number == 9
+    lecture_title, done = pages.stage_lecture(chapter, tmp_path / "out", WIDGETS_FILE)
+    assert (lecture_title, done) == ("Chapter 9 — New", [])
+    staged = nbformat.read(tmp_path / "out" / "ch09_new" / "lecture.ipynb", as_version=4)
+    assert "[the exercises](exercises.md)" in staged.cells[0].source
+    assert "Run it yourself" in staged.cells[1].source
+    assert staged.cells[2].source == "print(1)" and staged.cells[2].outputs[0].text == "1\n"
 
 
 def test_points_table_reads_nbgrader_metadata():
