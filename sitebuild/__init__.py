@@ -7,7 +7,6 @@ a site that would hold a solution is not kept.
 """
 
 import io
-import os
 import shutil
 import time
 from pathlib import Path
@@ -51,7 +50,6 @@ def build(site: Path = REPO / "site", repo: Path = REPO,
 
     from autograder.student_kit import leaks
 
-    os.environ.setdefault("MPLBACKEND", "Agg")
     work = Path(work) if work is not None else repo / "build" / "site-work"
     src = work / "src"
     log = stage(src, repo, showdown)  # replaces the previous build's sources

@@ -44,17 +44,13 @@ def chapters(repo: Path) -> list[Chapter]:
 
 
 def title(nb) -> str:
-    """The first heading of the notebook's first markdown cell."""
+    """The notebook's first heading."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             match = re.search(r"^#+\s+(.+?)\s*$", cell.source, re.M)
             if match:
                 return match.group(1)
     return "untitled"
-
-
-def _markdown_cell(text: str):
-    return nbformat.v4.new_markdown_cell(text)
 
 
 def stage_lecture(chapter: Chapter, out: Path, widgets_module: Path) -> tuple[str, list[str]]:
@@ -82,7 +78,7 @@ def stage_lecture(chapter: Chapter, out: Path, widgets_module: Path) -> tuple[st
               + " and ".join(downloads or ["the course"])
               + " and open them in JupyterLab ([how](../index.md#run-the-notebooks)).\n```")
     first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
-    nb.cells.insert(first + 1, _markdown_cell(header))
+    nb.cells.insert(first + 1, nbformat.v4.new_markdown_cell(header))
     nbformat.write(nb, folder / "lecture.ipynb")
     return title(nb), done
 

@@ -108,10 +108,10 @@ def replace_widget_outputs(nb, module_file: Path) -> list[str]:
         drawers = [(abs(other - index), -other, other) for other, c in enumerate(cells)
                    if other != index and c.cell_type == "code" and _images(c)
                    and {name for name, _ in cell_calls(c.source)} & set(plain)]
-        code = html.escape(widget or "a widget")
+        shows = f"<code>{html.escape(widget)}</code>" if widget else "an interactive widget"
         note = (f'<p class="{NOTE_CLASS}"><strong>Interactive in the notebook.</strong> This cell '
-                f"shows <code>{code}</code>, whose controls need a running kernel: open the "
-                "notebook in JupyterLab to move them. ")
+                f"shows {shows}, whose controls need a running kernel: open the notebook in "
+                "JupyterLab to move them. ")
         if drawers:
             source = cells[min(drawers)[2]]
             call = next(node for name, node in cell_calls(source.source) if name in plain)

@@ -13,6 +13,7 @@ import functools
 import html
 import http.server
 import io
+import os
 import re
 import threading
 import urllib.parse
@@ -67,8 +68,12 @@ def site(tmp_path_factory):
     report = sitebuild.SHOWDOWN_REPORT
     if not report.is_file():
         report = standin_report(tmp / "showdown")
-    return sitebuild.build(tmp / "site", showdown=report, work=tmp / "work", quiet=True,
-                           strict=True)
+    environment = dict(os.environ)
+    built = sitebuild.build(tmp / "site", showdown=report, work=tmp / "work", quiet=True,
+                            strict=True)
+    # Kernels that later tests of this worker start inherit it (MPLBACKEND=Agg hid figures).
+    assert dict(os.environ) == environment, "building the site changed os.environ"
+    return built
 
 
 # --- the pieces, without a browser ------------------------------------------------------------
