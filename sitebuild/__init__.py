@@ -47,6 +47,7 @@ def build(site: Path = REPO / "site", repo: Path = REPO,
     RuntimeError when the site would hold solution code, or, with ``strict``, when Sphinx
     warned (a link, image or output it could not resolve)."""
     from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
 
     from autograder.student_kit import leaks
 
@@ -60,10 +61,12 @@ def build(site: Path = REPO / "site", repo: Path = REPO,
         shutil.rmtree(html)
     status = io.StringIO()
     warnings = io.StringIO()
-    app = Sphinx(str(src), str(CONF), str(html), str(work / "doctrees"), "html",
-                 confoverrides={"html_static_path": ["_static", str(mathjax_root)]},
-                 status=status, warning=warnings, freshenv=True)
-    app.build()
+    # As sphinx-build does it: docutils' global registries are restored afterwards.
+    with patch_docutils(CONF), docutils_namespace():
+        app = Sphinx(str(src), str(CONF), str(html), str(work / "doctrees"), "html",
+                     confoverrides={"html_static_path": ["_static", str(mathjax_root)]},
+                     status=status, warning=warnings, freshenv=True)
+        app.build()
     found = leaks(html, repo / "source")
     if found:
         raise RuntimeError("the site would hold solution code (not written):\n  "
