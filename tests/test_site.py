@@ -1,10 +1,10 @@
 """The course's website (``make site``) as a reader meets it, and the pieces that make it.
 
 The site is built once from the committed notebooks into a temporary folder, served by a plain
-static file server on the loopback, and walked in headless Chromium (as in test_browser.py) from
-the front page along every internal link, with every request off the loopback refused: no
-request fails, nothing is refused, no console error, every image loads, every formula is typeset
-by the site's own MathJax, every internal link and anchor resolves, search finds a lecture.
+static file server on the loopback, and walked in headless Chromium (test_browser.py's) from the
+front page along every internal link, with every request off the loopback refused: no request
+fails, nothing is refused, no console error, every image loads, every formula is typeset by the
+site's own MathJax, every internal link and anchor resolves, search finds a lecture.
 Screenshots land in ``test-artifacts/site/``.
 """
 
@@ -26,13 +26,10 @@ import pytest
 import sitebuild
 from autograder.student_kit import leaks, solution_snippets
 from sitebuild import pages, widgets
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "site"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 CHAPTERS = pages.chapters(ROOT)
 WIDGETS_FILE = ROOT / "course" / "widgets.py"
 SCREENSHOTS = {"/index.html", f"/{CHAPTERS[0].slug}/lecture.html",
