@@ -72,6 +72,24 @@ class SGD:
 
 
 
+SGD_VELOCITY_FORM = '''class SGD:
+    """v = mu v - g, p = p + lr v: the buffer with its sign flipped, lists returned."""
+
+    def __init__(self, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        self.lr, self.mu, self.d = lr, momentum, dampening
+        self.nesterov, self.wd, self.v = nesterov, weight_decay, None
+
+    def step(self, params, grads):
+        p = np.array(params, dtype=float, copy=True)
+        g = np.asarray(grads, dtype=float) + self.wd * p
+        if not self.mu:
+            return (p - self.lr * g).tolist()
+        self.v = -g if self.v is None else self.mu * self.v - (1 - self.d) * g
+        p += self.lr * (-g + self.mu * self.v if self.nesterov else self.v)
+        return p.tolist()
+'''
+
+
 def steps_cell(body: str) -> dict[str, str]:
     """The ``steps_to_converge`` solution cell with ``body`` under its signature."""
     return {"steps_to_converge": "def steps_to_converge(optimizer, start, tol=1e-6, "
@@ -235,20 +253,8 @@ WRONG = [
     Wrong(
         name="right_velocity_form_and_lists",
         mistake="none: v = mu v - g, p = p + lr v, lists returned, a while loop (full marks)",
-        replace={"sgd": '''class SGD:
-    def __init__(self, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
-        self.lr, self.mu, self.d = lr, momentum, dampening
-        self.nesterov, self.wd, self.v = nesterov, weight_decay, None
-
-    def step(self, params, grads):
-        p = np.array(params, dtype=float, copy=True)
-        g = np.asarray(grads, dtype=float) + self.wd * p
-        if not self.mu:
-            return (p - self.lr * g).tolist()
-        self.v = -g if self.v is None else self.mu * self.v - (1 - self.d) * g
-        p += self.lr * (-g + self.mu * self.v if self.nesterov else self.v)
-        return p.tolist()
-''', **steps_cell('''    w, k = np.array(start, dtype=float), 0
+        replace={"sgd": SGD_VELOCITY_FORM,
+                 **steps_cell('''    w, k = np.array(start, dtype=float), 0
     while ravine.f(w) >= tol:
         if k == max_steps:
             return None
