@@ -245,6 +245,19 @@ def write_job(path: Path, job: Job, runtime_dir: Path, uid: int | None) -> Path:
     return Path(path)
 
 
+class Stopped(BaseException):
+    """The launcher was told to stop (SIGTERM) while its kernel ran; the kernel is killed. Not
+    an ``Exception``, as ``KeyboardInterrupt`` is not: no error handler records it as a failure."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+class Orphaned(RuntimeError):
+    """The grading worker that started this launcher died before the launcher could follow it."""
+
+
 class Kernel:
     """One sandboxed kernel of a job: its folders, its record and its start command."""
 
@@ -315,7 +328,7 @@ class Kernel:
 
         def stop(signum, frame):
             process.kill()
-            raise SystemExit(128 + signum)
+            raise Stopped(signum)
 
         signal.signal(signal.SIGTERM, stop)
         try:
@@ -375,7 +388,7 @@ def die_with_parent() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     parent = os.environ.get("JPY_PARENT_PID")  # jupyter_client's pid, set for its kernels
     if parent and os.getppid() != int(parent):  # it died before the signal was armed
-        raise SystemExit("the grading worker that started this kernel is gone")
+        raise Orphaned("the grading worker that started this kernel is gone")
 
 
 def launch(connection_file: str, kernel_args: list[str]) -> int:
@@ -397,7 +410,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"usage: {JOB_ENV}=job.json python -m autograder.sandbox CONNECTION_FILE [ARGS]\n"
               "(nbgrader starts this through the gd-sandbox kernel spec)", file=sys.stderr)
         return 2
-    return launch(argv[0], argv[1:])
+    try:
+        return launch(argv[0], argv[1:])
+    except Stopped as stopped:  # the kernel is killed; exit as a process the signal ended
+        return 128 + stopped.signum
+    except Orphaned as err:
+        print(err, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

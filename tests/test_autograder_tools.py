@@ -280,6 +280,49 @@ def test_the_grader_has_no_import_cycle_and_uses_no_private_name_of_another_modu
     assert not [m for m in graph if reaches(m, m, set())], "an import cycle"
 
 
+def _exits_outside_the_command_line(path: Path) -> list[str]:
+    """Where a module ends the process itself: ``raise SystemExit`` or ``sys.exit``/``exit``
+    anywhere but its ``if __name__ == "__main__":`` block (argparse's own exit is the CLI's)."""
+    tree = ast.parse(path.read_text())
+    main_blocks = [n for n in tree.body if isinstance(n, ast.If) and "__main__" in ast.unparse(
+        n.test)]
+    allowed = {id(sub) for block in main_blocks for sub in ast.walk(block)}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in allowed:
+            continue
+        if isinstance(node, ast.Raise) and node.exc is not None and "SystemExit" in ast.unparse(
+                node.exc):
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in {"sys.exit", "exit", "quit"}:
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_library_code_raises_and_only_the_command_line_maps_errors_to_exit_statuses():
+    modules = sorted((REPO / "autograder").glob("*.py")) + sorted(
+        (REPO / "coursetools").glob("*.py"))
+    assert not [hit for path in modules for hit in _exits_outside_the_command_line(path)]
+
+
+def test_the_kernel_launchers_command_line_maps_its_errors(monkeypatch, capsys):
+    from autograder import sandbox
+
+    monkeypatch.setenv(sandbox.JOB_ENV, "job.json")
+
+    def stopped(*args):
+        raise sandbox.Stopped(15)
+
+    def orphaned(*args):
+        raise sandbox.Orphaned("the grading worker that started this kernel is gone")
+
+    monkeypatch.setattr(sandbox, "launch", stopped)
+    assert sandbox.main(["kernel.json"]) == 128 + 15  # as a process SIGTERM ended
+    monkeypatch.setattr(sandbox, "launch", orphaned)
+    assert sandbox.main(["kernel.json"]) == 1
+    assert capsys.readouterr().err == "the grading worker that started this kernel is gone\n"
+
+
 def test_only_the_grading_code_decides_a_re_grade(tmp_path, monkeypatch):
     """The grading version is the digest of the modules a worker and the sandbox import, the
     nbgrader configuration and the course package: a course tool, the report or the command
