@@ -124,6 +124,28 @@ def test_static_scan_leaves_ordinary_code_alone(code):
     assert scan_source(code) == []
 
 
+def test_no_student_cell_may_rebind_a_name_the_test_cells_rely_on():
+    """What every chapter's exercises import from course.checks (and numpy, torch) is in
+    inside.harness_names(), which follows course.checks.__all__ with no list to keep."""
+    from autograder.inside import harness_names
+
+    used = {"np", "numpy", "torch", "AssertionError"}
+    for path in sorted((REPO / "source").glob("ch*/exercises.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:  # IPython magics: no import of ours there
+                continue
+            used |= {a.asname or a.name for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module == "course.checks"
+                     for a in node.names}
+    assert {"check_same_steps", "TorchOptimizer", "checked_step", "quiet"} <= used  # it reads them
+    assert used <= harness_names()
+    assert "from_scratch" in harness_names()  # no test cell calls it yet; one may
+
+
 def test_cli_refuses_an_out_folder_inside_source(tmp_path):
     with pytest.raises(SystemExit):
         grade.main([str(tmp_path), str(REPO / "source" / "graded")])
