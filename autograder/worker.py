@@ -226,7 +226,8 @@ def _prepare_process() -> None:
 
 class _OneValidatorPerSchema:
     """What nbgrader's metadata check uses of jsonschema, with the validator of each schema
-    made once."""
+    made once. A schema is known by its content: nbgrader loads it anew from its file for every
+    notebook it reads or writes, so a cache by object would grow with every notebook graded."""
 
     def __init__(self):
         import jsonschema
@@ -235,11 +236,13 @@ class _OneValidatorPerSchema:
         self.ValidationError = jsonschema.ValidationError
 
     def validate(self, instance, schema) -> None:
-        if id(schema) not in self._validators:  # the schema is kept, so its id stays its own
+        key = json.dumps(schema, sort_keys=True)
+        validator = self._validators.get(key)
+        if validator is None:
             cls = self._jsonschema.validators.validator_for(schema)
             cls.check_schema(schema)
-            self._validators[id(schema)] = (schema, cls(schema))
-        self._validators[id(schema)][1].validate(instance)
+            validator = self._validators[key] = cls(schema)
+        validator.validate(instance)
 
 
 def cell_message(cell) -> str:

@@ -362,6 +362,25 @@ def test_only_the_grading_code_decides_a_re_grade(tmp_path, monkeypatch):
         first = cache.grader_version()
 
 
+def test_a_grading_process_keeps_one_metadata_validator_whatever_it_reads():
+    """nbgrader loads its cell-metadata schema from disk for each notebook it reads or writes;
+    the worker's validator cache must not grow with them (it did, by object: the Dask
+    workers' memory rose by about 1 MiB a notebook)."""
+    from nbgrader.nbgraderformat import common, v3
+
+    from autograder import worker
+
+    worker._prepare_process()
+    text = (cases.RELEASE / cases.ASSIGNMENT / cases.NOTEBOOK).read_text()
+    for _ in range(3):
+        v3.reads_v3(text, as_version=4)
+    assert len(common.jsonschema._validators) == 1
+    bad = nbformat.reads(text, as_version=4)
+    next(c for c in bad.cells if "nbgrader" in c.metadata).metadata.nbgrader["points"] = "two"
+    with pytest.raises(common.ValidationError):  # it still checks
+        v3.MetadataValidatorV3().validate_nb(bad)
+
+
 # ---- make check: whole messages, no noise ------------------------------------------------------
 def _graded(source: str, grade_id: str, **nbgrader) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(source)
