@@ -163,6 +163,40 @@ def optimizer_race_figure(landscape="rosenbrock", start=None, steps=1000, racers
     return fig
 
 
+def race_losses(landscape="rosenbrock", lr_scales=(1 / 3, 1.0, 3.0), start=None, steps=1000,
+                racers=None):
+    """The race run again with every racer's learning rate times each of ``lr_scales``:
+    ``{label: array of final losses, one per scale}``, NaN where the racer diverged."""
+    surface = _race_landscape(landscape)
+    racers = RACE_DEFAULTS[landscape]["racers"] if racers is None else racers
+    losses = {label: [] for label, _, _ in racers}
+    for lr_scale in lr_scales:
+        if not lr_scale > 0:
+            raise ValueError(f"every lr scale must be > 0, got {lr_scale!r}")
+        for label, path in race_paths(landscape, start, steps, _scaled(racers, lr_scale)).items():
+            losses[label].append(float(surface.f(path[-1])))
+    return {label: np.array(values) for label, values in losses.items()}
+
+
+def race_rates_figure(losses_by_landscape, lr_scales=(1 / 3, 1.0, 3.0)):
+    """Final loss against the factor on each racer's learning rate, one panel per landscape
+    (``{landscape: race_losses(landscape, lr_scales)}``); a diverged run is drawn as an × at
+    the top of its panel."""
+    fig, axes = plt.subplots(1, len(losses_by_landscape), figsize=(11, 4), squeeze=False)
+    for ax, (landscape, losses) in zip(axes[0], losses_by_landscape.items(), strict=True):
+        top = max(np.nanmax(values) for values in losses.values()) * 10
+        for i, (label, values) in enumerate(losses.items()):
+            ax.loglog(lr_scales, values, "o-", color=f"C{i}", label=label)
+            diverged = np.isnan(values)
+            ax.loglog(np.asarray(lr_scales)[diverged], np.full(diverged.sum(), top), "x",
+                      color=f"C{i}", ms=10, mew=2)
+        ax.set(xlabel="factor on the racer's learning rate", ylabel="loss after the race",
+               title=_race_landscape(landscape).name)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def optimizer_race_widget():
     """The race with controls: landscape, number of steps, and a factor on every learning rate."""
     import ipywidgets as widgets
