@@ -140,11 +140,11 @@ V_START = "v should start at 0"
     ("Adam's bias correction on v",
      rmsprop(start=START + "            self.t = 0\n", v=V + "        self.t += 1\n",
              denom=DENOM.replace("np.sqrt(self.v)", "np.sqrt(self.v / (1 - self.alpha**self.t))")),
-     {**ALL_RMSPROP, "test_rmsprop_first_step": "bias-corrected v", "test_rmsprop_eps": V_START,
+     {"test_rmsprop_first_step": "bias-corrected v", "test_rmsprop_eps": V_START,
       "test_rmsprop_many_steps": V_START, "test_rmsprop_weight_decay": V_START}),
     ("divides by v", rmsprop(denom=DENOM.replace("np.sqrt(self.v)", "self.v")),
-     {**ALL_RMSPROP, "test_rmsprop_first_step": "not by v", "test_rmsprop_eps": "not by v",
-      "test_rmsprop_weight_decay": "not by v"}),
+     {"test_rmsprop_first_step": "not by v", "test_rmsprop_eps": "not by v",
+      "test_rmsprop_many_steps": "expected", "test_rmsprop_weight_decay": "not by v"}),
     ("one v for all parameters",
      rmsprop(v="        self.v = self.alpha * self.v + (1 - self.alpha) * np.mean(g**2)\n"),
      {**ALL_RMSPROP, "test_rmsprop_first_step": "10 lr against its gradient's sign",
@@ -152,7 +152,7 @@ V_START = "v should start at 0"
     ("changes params in place", rmsprop(prepare="        p = params\n        g = grads\n",
                                         ret="        p -= self.lr * g / denom\n"
                                             "        return p\n"),
-     dict.fromkeys(RMSPROP_CELLS, "changed the arrays passed to it")),
+     dict.fromkeys(RMSPROP_CELLS[:-1], "changed the arrays passed to it")),
     # a mistake in one part costs that part's cells only
     ("eps inside the root", rmsprop(denom=DENOM.replace("np.sqrt(self.v) + self.eps",
                                                         "np.sqrt(self.v + self.eps)")),
