@@ -80,7 +80,7 @@ WRONG = [
                "test_adam_eps": "expected",
                "test_adam_many_steps": "t grows by one",
                "test_adam_weight_decay": "expected",
-               "test_adamw": "fix it first"},
+               "test_adamw": "fix Adam first"},
     ),
     Wrong(
         name="adam_t_incremented_after_correction",
