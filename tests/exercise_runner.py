@@ -99,3 +99,23 @@ def score(outcomes: dict[str, Outcome]) -> float:
 def failing(outcomes: dict[str, Outcome]) -> dict[str, str]:
     """grade_id -> message of each test cell that failed."""
     return {gid: o.message for gid, o in outcomes.items() if not o.passed}
+
+
+def assert_fails(outcomes: dict[str, Outcome], expected: dict[str, str]) -> None:
+    """Exactly the test cells of ``expected`` (grade_id -> words) fail, each with a message that
+    holds its words (case-insensitive): a mistake costs those cells and no others."""
+    fails = failing(outcomes)
+    assert set(fails) == set(expected), fails
+    for grade_id, words in expected.items():
+        assert words.lower() in fails[grade_id].lower(), (grade_id, fails[grade_id])
+
+
+# A class whose objects claim to equal anything and cannot be turned into numbers: put its source
+# before an answer to prove that such an object earns nothing.
+LIAR = '''class Liar:
+    def __eq__(self, other):
+        return True
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("no")
+'''

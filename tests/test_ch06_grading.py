@@ -13,7 +13,7 @@ replaced (``tests/exercise_runner.py``, hidden tests included unless said otherw
 import numpy as np
 import pytest
 
-from tests.exercise_runner import failing, run_exercises, score
+from tests.exercise_runner import LIAR, assert_fails, failing, run_exercises, score
 
 CHAPTER = "ch06_rmsprop_adagrad"
 TOTAL = 21
@@ -21,14 +21,6 @@ TOTAL = 21
 
 def graded(replace, hidden=True):
     return run_exercises(CHAPTER, replace, hidden=hidden)
-
-
-def assert_fails(outcomes, expected):
-    """Exactly the cells of ``expected`` fail, each with a message holding its words."""
-    fails = failing(outcomes)
-    assert set(fails) == set(expected), fails
-    for grade_id, words in expected.items():
-        assert words.lower() in fails[grade_id].lower(), (grade_id, fails[grade_id])
 
 
 def test_the_source_earns_full_marks_and_the_stubs_nothing():
@@ -142,6 +134,9 @@ V_START = "v should start at 0"
              denom=DENOM.replace("np.sqrt(self.v)", "np.sqrt(self.v / (1 - self.alpha**self.t))")),
      {"test_rmsprop_first_step": "bias-corrected v", "test_rmsprop_eps": V_START,
       "test_rmsprop_many_steps": V_START, "test_rmsprop_weight_decay": V_START}),
+    ("alpha and 1 - alpha swapped",
+     rmsprop(v="        self.v = (1 - self.alpha) * self.v + self.alpha * g**2\n"),
+     {**ALL_RMSPROP, "test_rmsprop_first_step": "alpha and 1 - alpha are swapped"}),
     ("divides by v", rmsprop(denom=DENOM.replace("np.sqrt(self.v)", "self.v")),
      {"test_rmsprop_first_step": "not by v", "test_rmsprop_eps": "not by v",
       "test_rmsprop_many_steps": "expected", "test_rmsprop_weight_decay": "not by v"}),
@@ -312,15 +307,6 @@ def test_float32_arithmetic_is_named_and_float32_inputs_work():
                                rtol=1e-12)
 
 
-LIAR = '''class Liar:
-    def __eq__(self, other):
-        return True
-
-    def __array__(self, *args, **kwargs):
-        raise TypeError("no")
-'''
-
-
 def test_objects_that_only_look_like_answers_earn_nothing():
     liar = {"rmsprop": LIAR + RMS_HEAD + "        return Liar()\n",
             "hand_step": LIAR + "g1 = v1 = w1 = w1_gd = Liar()\n",
@@ -377,6 +363,9 @@ def adagrad(decay=ADA_DECAY, start=ADA_START, acc=ADA_SUM, lr=ADA_LR, ret=ADA_RE
      {"test_adagrad_steps": "eps inside the square root"}),
     ("lr decay from t", adagrad(lr=ADA_LR.replace("(self.t - 1)", "self.t")),
      {"test_adagrad_options": "uses t - 1"}),
+    ("lr decay multiplies",
+     adagrad(lr="        lr = self.lr * (1 - (self.t - 1) * self.lr_decay)\n"),
+     {"test_adagrad_options": "it does not multiply"}),
     ("lr decay ignored", adagrad(lr="        lr = self.lr\n"),
      {"test_adagrad_options": "lr_decay was ignored"}),
     ("initial value ignored", adagrad(start=ADA_START.replace(

@@ -15,7 +15,7 @@ replaced (``tests/exercise_runner.py``, hidden tests included unless said otherw
 import numpy as np
 import pytest
 
-from tests.exercise_runner import failing, run_exercises, score
+from tests.exercise_runner import LIAR, assert_fails, failing, run_exercises, score
 
 CHAPTER = "ch07_adam"
 TOTAL = 20
@@ -24,14 +24,6 @@ NAN_HINT = "add 1 to t before the bias correction"
 
 def graded(replace, hidden=True):
     return run_exercises(CHAPTER, replace, hidden=hidden)
-
-
-def assert_fails(outcomes, expected):
-    """Exactly the cells of ``expected`` fail, each with a message holding its words."""
-    fails = failing(outcomes)
-    assert set(fails) == set(expected), fails
-    for grade_id, words in expected.items():
-        assert words.lower() in fails[grade_id].lower(), (grade_id, fails[grade_id])
 
 
 def test_the_source_earns_full_marks_and_the_stubs_nothing():
@@ -290,15 +282,6 @@ def test_float32_arithmetic_is_named_and_float32_inputs_work():
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, [5.0 - 0.1 * 30 / (30 + 1e-8), 1.0 + 0.1 * 3 / (3 + 1e-8)],
                                rtol=1e-12)
-
-
-LIAR = '''class Liar:
-    def __eq__(self, other):
-        return True
-
-    def __array__(self, *args, **kwargs):
-        raise TypeError("no")
-'''
 
 
 def test_objects_that_only_look_like_answers_earn_nothing():
