@@ -147,7 +147,7 @@ V_START = "v should start at 0"
     ("changes params in place", rmsprop(prepare="        p = params\n        g = grads\n",
                                         ret="        p -= self.lr * g / denom\n"
                                             "        return p\n"),
-     dict.fromkeys(RMSPROP_CELLS[:-1], "changed the arrays passed to it")),
+     dict.fromkeys(RMSPROP_CELLS, "changed the arrays passed to it")),
     # a mistake in one part costs that part's cells only
     ("eps inside the root", rmsprop(denom=DENOM.replace("np.sqrt(self.v) + self.eps",
                                                         "np.sqrt(self.v + self.eps)")),
@@ -291,6 +291,19 @@ def test_rmsprop_shortcuts_do_not_pass():
     # the centered option accepted and ignored
     ignored = rmsprop(denom="        denom = np.sqrt(self.v) + self.eps\n")
     assert not graded(ignored, hidden=False)["test_rmsprop_centered"].passed
+
+
+def test_handing_the_step_to_torch_optim_is_refused():
+    delegated = {"rmsprop": RMS_HEAD + '''        import torch
+
+        p = torch.tensor(np.asarray(params, dtype=float), requires_grad=True)
+        optimizer = torch.optim.RMSprop([p], lr=self.lr, alpha=self.alpha, eps=self.eps)
+        p.grad = torch.tensor(np.asarray(grads, dtype=float))
+        optimizer.step()
+        return p.detach().numpy()
+'''}
+    outcomes = graded(delegated, hidden=False)
+    assert "calls torch.optim" in outcomes["test_rmsprop_first_step"].message
 
 
 def test_float32_arithmetic_is_named_and_float32_inputs_work():

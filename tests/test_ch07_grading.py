@@ -270,6 +270,19 @@ def test_a_sign_step_hard_coded_from_the_first_step_does_not_pass():
     assert not visible["test_adamw"].passed
 
 
+def test_handing_the_step_to_torch_optim_is_refused():
+    delegated = {"adam": ADAM_HEAD + '''        import torch
+
+        p = torch.tensor(np.asarray(params, dtype=float), requires_grad=True)
+        optimizer = torch.optim.Adam([p], lr=self.lr, betas=self.betas, eps=self.eps)
+        p.grad = torch.tensor(np.asarray(grads, dtype=float))
+        optimizer.step()
+        return p.detach().numpy()
+'''}
+    outcomes = graded(delegated, hidden=False)
+    assert "calls torch.optim" in outcomes["test_adam_first_step"].message
+
+
 def test_float32_arithmetic_is_named_and_float32_inputs_work():
     float32 = adam(prepare="        p = np.array(params, dtype=np.float32)\n"
                            "        g = np.array(grads, dtype=np.float32)\n")
