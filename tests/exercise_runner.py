@@ -102,17 +102,36 @@ def failing(outcomes: dict[str, Outcome]) -> dict[str, str]:
 
 
 def assert_fails(outcomes: dict[str, Outcome], expected: dict[str, str]) -> None:
-    """Exactly the test cells of ``expected`` (grade_id -> words) fail, each with a message that
-    holds its words (case-insensitive): a mistake costs those cells and no others."""
-    fails = failing(outcomes)
-    assert set(fails) == set(expected), fails
+    """Assert that exactly the test cells of ``expected`` (grade_id -> words) failed, each
+    message holding its words."""
+    got = failing(outcomes)
+    assert set(got) == set(expected), got
     for grade_id, words in expected.items():
-        assert words.lower() in fails[grade_id].lower(), (grade_id, fails[grade_id])
+        assert words.lower() in got[grade_id].lower(), (grade_id, got[grade_id])
 
 
-# A class whose objects claim to equal anything and cannot be turned into numbers: put its source
-# before an answer to prove that such an object earns nothing.
-LIAR = '''class Liar:
+def assert_wrong_submissions(chapter: str, wrong) -> None:
+    """Assert that each ``Wrong`` record of ``tests/submissions`` scores and fails in-process
+    as it declares (the round trip then proves the same through nbgrader)."""
+    for record in wrong:
+        outcomes = run_exercises(chapter, record.replace)
+        assert score(outcomes) == record.score, (record.name, failing(outcomes))
+        assert_fails(outcomes, record.fails)
+
+
+def lying_str(says: str) -> str:
+    """Source of ``class Liar(str)``: equal to everything, and its ``strip``, ``lower`` and
+    ``split`` all return ``says``; a check that reads only the characters is not fooled."""
+    return ("class Liar(str):\n    def __eq__(self, other):\n        return True\n"
+            "    __hash__ = str.__hash__\n"
+            f"    def strip(self, *args):\n        return {says!r}\n"
+            f"    def lower(self):\n        return {says!r}\n"
+            f"    def split(self, *args):\n        return [{says!r}]\n")
+
+
+# Source of ``class LyingNumber``: its objects claim to equal anything and cannot be turned into
+# numbers; put it before an answer to prove that such an object earns nothing.
+LYING_NUMBER = '''class LyingNumber:
     def __eq__(self, other):
         return True
 

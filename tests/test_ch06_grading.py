@@ -13,7 +13,16 @@ replaced (``tests/exercise_runner.py``, hidden tests included unless said otherw
 import numpy as np
 import pytest
 
-from tests.exercise_runner import LIAR, assert_fails, failing, run_exercises, score
+from tests.exercise_runner import (
+    LYING_NUMBER,
+    assert_fails,
+    assert_wrong_submissions,
+    failing,
+    lying_str,
+    run_exercises,
+    score,
+)
+from tests.submissions import load_wrong
 
 CHAPTER = "ch06_rmsprop_adagrad"
 TOTAL = 21
@@ -21,6 +30,10 @@ TOTAL = 21
 
 def graded(replace, hidden=True):
     return run_exercises(CHAPTER, replace, hidden=hidden)
+
+
+def test_the_known_wrong_submissions_score_as_they_declare():
+    assert_wrong_submissions(CHAPTER, load_wrong()[CHAPTER])
 
 
 def test_the_source_earns_full_marks_and_the_stubs_nothing():
@@ -321,12 +334,11 @@ def test_float32_arithmetic_is_named_and_float32_inputs_work():
 
 
 def test_objects_that_only_look_like_answers_earn_nothing():
-    liar = {"rmsprop": LIAR + RMS_HEAD + "        return Liar()\n",
-            "hand_step": LIAR + "g1 = v1 = w1 = w1_gd = Liar()\n",
-            "concepts": LIAR + "class Letter(str):\n    def strip(self):\n        return 'c'\n"
-                               "    def lower(self):\n        return 'c'\n\n"
-                               "first_step_ratio = Liar()\nanswer_adagrad = Letter('e')\n"
-                               "answer_sqrt = Letter('e')\n"}
+    liar = {"rmsprop": LYING_NUMBER + RMS_HEAD + "        return LyingNumber()\n",
+            "hand_step": LYING_NUMBER + "g1 = v1 = w1 = w1_gd = LyingNumber()\n",
+            "concepts": LYING_NUMBER + lying_str("c") + "\n"
+                               "first_step_ratio = LyingNumber()\nanswer_adagrad = Liar('e')\n"
+                               "answer_sqrt = Liar('e')\n"}
     outcomes = graded(liar)
     for grade_id in ("test_hand_step", *RMSPROP_CELLS, "test_concept_first_step",
                      "test_concept_adagrad", "test_concept_sqrt"):

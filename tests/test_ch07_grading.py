@@ -15,7 +15,16 @@ replaced (``tests/exercise_runner.py``, hidden tests included unless said otherw
 import numpy as np
 import pytest
 
-from tests.exercise_runner import LIAR, assert_fails, failing, run_exercises, score
+from tests.exercise_runner import (
+    LYING_NUMBER,
+    assert_fails,
+    assert_wrong_submissions,
+    failing,
+    lying_str,
+    run_exercises,
+    score,
+)
+from tests.submissions import load_wrong
 
 CHAPTER = "ch07_adam"
 TOTAL = 20
@@ -24,6 +33,10 @@ NAN_HINT = "add 1 to t before the bias correction"
 
 def graded(replace, hidden=True):
     return run_exercises(CHAPTER, replace, hidden=hidden)
+
+
+def test_the_known_wrong_submissions_score_as_they_declare():
+    assert_wrong_submissions(CHAPTER, load_wrong()[CHAPTER])
 
 
 def test_the_source_earns_full_marks_and_the_stubs_nothing():
@@ -298,14 +311,14 @@ def test_float32_arithmetic_is_named_and_float32_inputs_work():
 
 
 def test_objects_that_only_look_like_answers_earn_nothing():
-    liar = {"adam": LIAR + ADAM_HEAD + "        return Liar()\n",
-            "hand_step": LIAR + "g1 = m1 = v1 = m1_hat = v1_hat = w1 = w1_gd = Liar()\n",
-            "simulate_first_moment": LIAR + "def simulate_first_moment(*args, **kwargs):\n"
-                                            "    return Liar()\n",
-            "concepts": LIAR + "class Letter(str):\n    def strip(self):\n        return 'b'\n"
-                               "    def lower(self):\n        return 'b'\n\n"
-                               "answer_first_step = answer_l2 = Letter('e')\n"
-                               "uncorrected_ratio = window_beta2 = Liar()\n"}
+    liar = {"adam": LYING_NUMBER + ADAM_HEAD + "        return LyingNumber()\n",
+            "hand_step": LYING_NUMBER + "g1 = m1 = v1 = m1_hat = v1_hat = LyingNumber()\n"
+                                        "w1 = w1_gd = LyingNumber()\n",
+            "simulate_first_moment": LYING_NUMBER + "def simulate_first_moment(*args, **kwargs):\n"
+                                            "    return LyingNumber()\n",
+            "concepts": LYING_NUMBER + lying_str("b") + "\n"
+                               "answer_first_step = answer_l2 = Liar('e')\n"
+                               "uncorrected_ratio = window_beta2 = LyingNumber()\n"}
     outcomes = graded(liar)
     assert score(outcomes) == 0
     assert "should be a number" in outcomes["test_adam_first_step"].message
