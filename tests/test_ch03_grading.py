@@ -188,13 +188,14 @@ def test_gradient_noise_mistakes_are_named(replace, result, words):
     assert words in run({"gradient_noise": answer}, hidden=False)["test_gradient_noise"].message
 
 
-def test_the_closed_form_instead_of_a_measurement_earns_no_slope_point():
+def test_the_closed_form_instead_of_a_measurement_earns_nothing():
     closed = ("def gradient_noise(X, y, w, batch_size, n_batches, rng):\n"
               "    per_sample = 2 * X * (X @ w - y)[:, None]\n"
               "    n = len(y)\n"
               "    return np.sqrt(per_sample.var(axis=0).sum() / batch_size * (n - batch_size)"
               " / (n - 1))\n")
     outcomes = run({"gradient_noise": closed})
+    assert "measure the noise of the batches you draw" in outcomes["test_gradient_noise"].message
     assert "measure it with gradient_noise" in outcomes["test_slope"].message
 
 
@@ -332,3 +333,10 @@ def gradient_noise(X, y, w, batch_size, n_batches, rng):
     return np.sqrt(np.mean(np.sum((grads - full) ** 2, axis=1)))
 '''})
     assert failing(outcomes) == {} and score(outcomes) == TOTAL
+
+
+def test_a_summed_gradient_is_traced_back_to_mse_gradient():
+    outcomes = run({"mse_gradient": "def mse_gradient(w, X, y):\n"
+                                    "    return 2 * X.T @ (X @ w - y)\n"}, hidden=False)
+    assert "distances between summed gradients" in outcomes["test_gradient_noise"].message
+    assert "the loss is a mean, not a sum" in outcomes["test_slope"].message
