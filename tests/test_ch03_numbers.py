@@ -143,7 +143,7 @@ def test_noise_floor_is_eta_sigma2_over_4b(printed, floors, sigma2_best):
         predicted = lr * sigma2_best / (4 * b)
         got = shown(printed, rf"B = {b}, lr = {lr}: floor {NUMBER}, prediction {NUMBER}, "
                              rf"ratio {NUMBER}")
-        for text, value in zip(got, (floor, predicted, floor / predicted)):
+        for text, value in zip(got, (floor, predicted, floor / predicted), strict=True):
             same_digits(text, value)
     # what the prose says of them: within 12 % while lr / B <= 0.02, 26 % above at lr = 0.04,
     # the floor halving with lr and with 1 / B
@@ -179,7 +179,7 @@ def test_linear_scaling_and_where_it_breaks(printed, data, best, lam_max):
         line = shown(printed, rf"B = {batch_size}, lr = {lr}: lr x lambda_max = {NUMBER}, loss - "
                               r"best after epochs 1, 2, 4, 8 = (\S+), (\S+), (\S+), (\S+)\n")
         same_digits(line[0], lr * lam_max)
-        for text, e in zip(line[1:], (1, 2, 4, 8)):
+        for text, e in zip(line[1:], (1, 2, 4, 8), strict=True):
             same_digits(text, per_epoch[e - 1])
         final[batch_size, lr] = per_epoch
     # the prose: the scaled runs (lr lambda_max <= 0.35) end within a factor 10 of B = 8's
@@ -219,7 +219,8 @@ def test_every_number_in_the_prose_is_known(data, best, to_target, floors, sigma
         *(updates[b] * b / N for b in updates),          # 16, 0.512 and 0.013 epochs
         600 // 2,                                        # the last 300 of 600 updates
         32 / 8, 128 / 8, 1000 / 8,                       # k = 4, 16, 125
-        max(r for (lr, b), r in zip(floors, ratios) if lr / b <= 0.02), ratios[3],  # 12 %, 26 %
+        max(r for (lr, b), r in zip(floors, ratios, strict=True) if lr / b <= 0.02),  # 12 %
+        ratios[3],                                       # 26 % at lr = 0.04
         0.16 * lam_max, 2 / lam_max,                     # 0.35 and 0.92
     ]
     check_prose("ch03_batch_sizes", constants=constants, computed=computed)

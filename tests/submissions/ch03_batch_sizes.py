@@ -118,7 +118,8 @@ def gradient_noise(X, y, w, batch_size, n_batches, rng):
         name="gradient_in_float32",
         mistake="mse_gradient computes in float32: right to 7 digits, short of the tests' 10",
         replace={"mse_gradient": "def mse_gradient(w, X, y):\n"
-                                 "    X32, r32 = X.astype(np.float32), (X @ w - y).astype(np.float32)\n"
+                                 "    X32 = X.astype(np.float32)\n"
+                                 "    r32 = (X @ w - y).astype(np.float32)\n"
                                  "    return 2 * X32.T @ r32 / len(y)\n"},
         score=12,
         fails={"test_mse_gradient": "float32", "test_minibatch_gd": "not the order of the batches"},
