@@ -4,7 +4,6 @@ the same random streams, the LR range test re-done by hand); the reference LR ra
 the schedule planner widget."""
 
 import math
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -157,7 +156,7 @@ def test_one_cycle_momentum_gotcha(printed):
     assert float(shown(printed, r"SGD\(momentum=0.9\) after creating OneCycleLR: (\S+)")) == 0.95
 
 
-# --- section 7: the LR range test, done again by hand ----------------------------------------------
+# --- section 7: the LR range test, done again by hand --------------------------------------------
 
 def blobs():
     torch.set_default_dtype(torch.float64)
@@ -317,7 +316,7 @@ def test_reference_lr_range_test_by_hand():
         lr_range_test(quadratic_trainer(), 1.0, 0.1)
 
 
-# --- the schedule planner --------------------------------------------------------------------------
+# --- the schedule planner ------------------------------------------------------------------------
 
 CLOSED_FORMS = {
     "step": lambda t: sch.step_lr(t, 0.1, 33, 0.1),
@@ -340,22 +339,6 @@ def test_schedule_planner_draws_torch_schedules(kind):
                                atol=1e-15)
 
 
-def test_the_planner_keeps_old_torchs_warning_to_itself(monkeypatch):
-    # torch < 2.9's SequentialLR warns "The epoch parameter ..." at its milestone
-    original = torch.optim.lr_scheduler.SequentialLR.step
-
-    def loud_step(self, *args, **kwargs):
-        warnings.warn("The epoch parameter in `scheduler.step()` was not necessary and is being "
-                      "deprecated where possible.", UserWarning, stacklevel=2)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.lr_scheduler.SequentialLR, "step", loud_step)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for kind in ("warmup + cosine", "warmup + linear decay"):
-            widgets.schedule_lrs(kind)
-
-
 def test_schedule_figure_and_bad_input():
     fig = widgets.schedule_figure(("cosine", "SGDR"), total_steps=50)
     assert len(fig.axes[0].lines) == 2 and fig.axes[1].get_yscale() == "log"
@@ -370,7 +353,7 @@ def test_schedule_figure_and_bad_input():
     plt.close("all")
 
 
-# --- the prose ----------------------------------------------------------------------------------------
+# --- the prose -----------------------------------------------------------------------------------
 
 def test_every_number_in_the_prose_is_known(regression, decays, sweep, trials):
     constant = decays["constant 0.05"][-100:].mean()

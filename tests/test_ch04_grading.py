@@ -78,9 +78,10 @@ def test_the_visible_expected_values_are_torchs():
 
 # --- a torch that warns from its schedulers costs nothing ----------------------------------------
 
-def test_scheduler_warnings_stay_out_of_the_test_cells(monkeypatch):
-    # torch < 2.9 warns "The epoch parameter in `scheduler.step()` was not necessary" whenever
-    # SequentialLR passes a milestone; make every scheduler step warn like that
+@pytest.fixture
+def loud_schedulers(monkeypatch):
+    """Every scheduler step warns to stderr, as torch < 2.9's SequentialLR does at a milestone
+    ("The epoch parameter in `scheduler.step()` was not necessary ...")."""
     original = torch.optim.lr_scheduler.LRScheduler.step
 
     def loud_step(self, *args, **kwargs):
@@ -91,8 +92,20 @@ def test_scheduler_warnings_stay_out_of_the_test_cells(monkeypatch):
     monkeypatch.setattr(torch.optim.lr_scheduler.LRScheduler, "step", loud_step)
     with pytest.warns(UserWarning, match="epoch parameter"):
         torch_lrs(lambda o: torch.optim.lr_scheduler.StepLR(o, 1), 2)
+
+
+def test_scheduler_warnings_stay_out_of_the_test_cells(loud_schedulers):
     outcomes = run()
     assert failing(outcomes) == {} and score(outcomes) == TOTAL
+
+
+def test_the_schedule_planner_keeps_them_to_itself(loud_schedulers):
+    from course import widgets
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for kind in ("warmup + cosine", "warmup + linear decay"):
+            widgets.schedule_lrs(kind)
 
 
 # --- one schedule at a time ---------------------------------------------------------------------

@@ -8,6 +8,25 @@ student's linear_lr and cosine, so a wrong cosine also costs the warmup cell.
 
 from tests.submissions import Wrong
 
+_FINDER = '''
+def lr_range_test(train_step, lr_min=1e-7, lr_max=10.0, steps=100, beta=0.98, stop_factor=4.0):
+    lrs, smoothed, average, best = [], [], 0.0, math.inf
+    for k in range(steps):
+        lr = lr_min * (lr_max / lr_min) ** (k / (steps - 1))
+        average = beta * average + (1 - beta) * train_step(lr)
+        lrs.append(lr)
+        smoothed.append({smoothed})
+        if {stop}:
+            break
+        best = min(best, smoothed[-1])
+    return lrs, smoothed
+'''
+
+
+def _finder(smoothed="average / (1 - beta ** (k + 1))",
+            stop="not math.isfinite(smoothed[-1]) or smoothed[-1] > stop_factor * best"):
+    return _FINDER.format(smoothed=smoothed, stop=stop)
+
 WRONG = [
     Wrong(
         name="sgdr_cycle_does_not_grow",
@@ -46,35 +65,14 @@ def warmup_cosine_lr(t, base_lr, warmup_steps, T_max, start_factor=0.01, eta_min
     Wrong(
         name="lr_finder_never_stops",
         mistake="the LR range test runs every step even after the loss explodes",
-        replace={"lr_range_test": '''
-def lr_range_test(train_step, lr_min=1e-7, lr_max=10.0, steps=100, beta=0.98, stop_factor=4.0):
-    lrs, smoothed, average = [], [], 0.0
-    for k in range(steps):
-        lr = lr_min * (lr_max / lr_min) ** (k / (steps - 1))
-        average = beta * average + (1 - beta) * train_step(lr)
-        lrs.append(lr)
-        smoothed.append(average / (1 - beta ** (k + 1)))
-    return lrs, smoothed
-'''},
+        replace={"lr_range_test": _finder(stop="False")},
         score=21,
         fails={"test_lr_range_test": "ran all 8 steps"},
     ),
     Wrong(
         name="lr_finder_without_bias_correction",
         mistake="the moving average is not divided by 1 - beta**(k+1)",
-        replace={"lr_range_test": '''
-def lr_range_test(train_step, lr_min=1e-7, lr_max=10.0, steps=100, beta=0.98, stop_factor=4.0):
-    lrs, smoothed, average, best = [], [], 0.0, math.inf
-    for k in range(steps):
-        lr = lr_min * (lr_max / lr_min) ** (k / (steps - 1))
-        average = beta * average + (1 - beta) * train_step(lr)
-        lrs.append(lr)
-        smoothed.append(average)
-        if not math.isfinite(average) or average > stop_factor * best:
-            break
-        best = min(best, average)
-    return lrs, smoothed
-'''},
+        replace={"lr_range_test": _finder(smoothed="average")},
         score=21,
         fails={"test_lr_range_test": "correct the zero start"},
     ),
@@ -98,18 +96,8 @@ def step_lr(t, base_lr, step_size, gamma=0.1):
     Wrong(
         name="lr_finder_compares_with_the_first_loss",
         mistake="stops when the loss passes 4 x the FIRST loss (one seed's rule), not 4 x the best",
-        replace={"lr_range_test": '''
-def lr_range_test(train_step, lr_min=1e-7, lr_max=10.0, steps=100, beta=0.98, stop_factor=4.0):
-    lrs, smoothed, average = [], [], 0.0
-    for k in range(steps):
-        lr = lr_min * (lr_max / lr_min) ** (k / (steps - 1))
-        average = beta * average + (1 - beta) * train_step(lr)
-        lrs.append(lr)
-        smoothed.append(average / (1 - beta ** (k + 1)))
-        if not math.isfinite(smoothed[-1]) or smoothed[-1] > stop_factor * smoothed[0]:
-            break
-    return lrs, smoothed
-'''},
+        replace={"lr_range_test": _finder(
+            stop="not math.isfinite(smoothed[-1]) or smoothed[-1] > stop_factor * smoothed[0]")},
         score=21,
         fails={"test_lr_range_test": "not the first loss"},
     ),
