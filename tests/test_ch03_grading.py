@@ -7,21 +7,15 @@ The expected numbers the test cells hard-code are recomputed here by hand or by 
 import numpy as np
 import pytest
 
-from tests.exercise_runner import LIARS, failing, run_exercises, score
+from tests.exercise_runner import (LIARS, assert_fails, assert_wrong_submissions, failing,
+                                   lying_str, run_exercises, score)
+from tests.submissions.ch03_batch_sizes import WRONG
 
 CHAPTER, TOTAL = "ch03_batch_sizes", 17
 
 
 def run(replace=None, hidden=True):
     return run_exercises(CHAPTER, replace or {}, hidden=hidden)
-
-
-def fails_only(outcomes, expected: dict[str, str]):
-    """The failing cells are exactly ``expected``'s, each message holding its words."""
-    failed = failing(outcomes)
-    assert set(failed) == set(expected), failed
-    for cell, words in expected.items():
-        assert words.lower() in failed[cell].lower(), (cell, failed[cell])
 
 
 def test_the_source_earns_full_marks():
@@ -231,7 +225,7 @@ def test_every_concept_mistake_is_named():
                     "concept_b": "scaled_lr = 0.1 * (256 / 64) ** 0.5\n",
                     "concept_c": 'answer_c = "a"\n', "concept_d": 'answer_d = "c"\n',
                     "concept_e": "floor_excess = 0.02 * 3 / 8\n"}, hidden=False)
-    fails_only(outcomes, {"test_concept_a": "the last 8 make one more update",
+    assert_fails(outcomes, {"test_concept_a": "the last 8 make one more update",
                           "test_concept_b": "square-root rule",
                           "test_concept_c": "falls only by sqrt(2)",
                           "test_concept_d": "falls like 1/sqrt(B)",
@@ -247,12 +241,12 @@ def test_every_concept_mistake_is_named():
     ({"concept_e": "floor_excess = 0.02 * 3 ** 0.5 / 32\n"}, {"test_concept_e": "not its root"}),
 ])
 def test_the_other_concept_mistakes_are_named(cells, words):
-    fails_only(run(cells, hidden=False), words)
+    assert_fails(run(cells, hidden=False), words)
 
 
 def test_concept_answers_that_lie_earn_nothing():
     outcomes = run({"concept_a": LIARS + "updates_per_epoch = LyingFloat(31)\n",
-                    "concept_c": LIARS + 'answer_c = LyingStr("a")\n',
+                    "concept_c": lying_str("b") + 'answer_c = Liar("a")\n',
                     "concept_e": LIARS + "floor_excess = AlwaysEqual()\n"})
     assert {"test_concept_a", "test_concept_c", "test_concept_e"} <= set(failing(outcomes))
 
@@ -340,3 +334,7 @@ def test_a_summed_gradient_is_traced_back_to_mse_gradient():
                                     "    return 2 * X.T @ (X @ w - y)\n"}, hidden=False)
     assert "distances between summed gradients" in outcomes["test_gradient_noise"].message
     assert "the loss is a mean, not a sum" in outcomes["test_slope"].message
+
+
+def test_the_known_wrong_submissions_score_as_declared():
+    assert_wrong_submissions(CHAPTER, WRONG)

@@ -10,7 +10,9 @@ import warnings
 import pytest
 import torch
 
-from tests.exercise_runner import LIARS, failing, run_exercises, score
+from tests.exercise_runner import (LIARS, assert_wrong_submissions, failing, lying_str,
+                                   run_exercises, score)
+from tests.submissions.ch04_lr_schedules import WRONG
 
 CHAPTER, TOTAL = "ch04_lr_schedules", 24
 
@@ -408,7 +410,10 @@ def test_concept_answers_in_other_styles_and_lies():
     fine = run({"concept_a": 'answer_a = " B"\n', "concept_c": "third_restart = 70.0\n",
                 "concept_d": 'answer_d = "A "\n'})
     assert failing(fine) == {}
-    lies = run({"concept_a": LIARS + 'answer_a = LyingStr("c")\n',
+    lies = run({"concept_a": lying_str("b") + 'answer_a = Liar("c")\n',
                 "concept_c": LIARS + "third_restart = LyingFloat(30)\n"})
     assert {"test_concept_a", "test_concept_c"} <= set(failing(lies))
 
+
+def test_the_known_wrong_submissions_score_as_declared():
+    assert_wrong_submissions(CHAPTER, WRONG)
