@@ -7,8 +7,15 @@ The expected numbers the test cells hard-code are recomputed here by hand or by 
 import numpy as np
 import pytest
 
-from tests.exercise_runner import (LIARS, assert_fails, assert_wrong_submissions, failing,
-                                   lying_str, run_exercises, score)
+from tests.exercise_runner import (
+    LIARS,
+    assert_fails,
+    assert_wrong_submissions,
+    failing,
+    lying_str,
+    run_exercises,
+    score,
+)
 from tests.submissions.ch03_batch_sizes import WRONG
 
 CHAPTER, TOTAL = "ch03_batch_sizes", 17

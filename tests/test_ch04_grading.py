@@ -10,8 +10,14 @@ import warnings
 import pytest
 import torch
 
-from tests.exercise_runner import (LIARS, assert_wrong_submissions, failing, lying_str,
-                                   run_exercises, score)
+from tests.exercise_runner import (
+    LIARS,
+    assert_wrong_submissions,
+    failing,
+    lying_str,
+    run_exercises,
+    score,
+)
 from tests.submissions.ch04_lr_schedules import WRONG
 
 CHAPTER, TOTAL = "ch04_lr_schedules", 24
