@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.exercise_runner import (
-    LYING_NUMBER,
+    LIARS,
     assert_fails,
     assert_wrong_submissions,
     failing,
@@ -334,10 +334,10 @@ def test_float32_arithmetic_is_named_and_float32_inputs_work():
 
 
 def test_objects_that_only_look_like_answers_earn_nothing():
-    liar = {"rmsprop": LYING_NUMBER + RMS_HEAD + "        return LyingNumber()\n",
-            "hand_step": LYING_NUMBER + "g1 = v1 = w1 = w1_gd = LyingNumber()\n",
-            "concepts": LYING_NUMBER + lying_str("c") + "\n"
-                               "first_step_ratio = LyingNumber()\nanswer_adagrad = Liar('e')\n"
+    liar = {"rmsprop": LIARS + RMS_HEAD + "        return AlwaysEqual()\n",
+            "hand_step": LIARS + "g1 = v1 = w1 = w1_gd = AlwaysEqual()\n",
+            "concepts": LIARS + lying_str("c") + "\n"
+                               "first_step_ratio = AlwaysEqual()\nanswer_adagrad = Liar('e')\n"
                                "answer_sqrt = Liar('e')\n"}
     outcomes = graded(liar)
     for grade_id in ("test_hand_step", *RMSPROP_CELLS, "test_concept_first_step",

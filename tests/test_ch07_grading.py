@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.exercise_runner import (
-    LYING_NUMBER,
+    LIARS,
     assert_fails,
     assert_wrong_submissions,
     failing,
@@ -311,14 +311,14 @@ def test_float32_arithmetic_is_named_and_float32_inputs_work():
 
 
 def test_objects_that_only_look_like_answers_earn_nothing():
-    liar = {"adam": LYING_NUMBER + ADAM_HEAD + "        return LyingNumber()\n",
-            "hand_step": LYING_NUMBER + "g1 = m1 = v1 = m1_hat = v1_hat = LyingNumber()\n"
-                                        "w1 = w1_gd = LyingNumber()\n",
-            "simulate_first_moment": LYING_NUMBER + "def simulate_first_moment(*args, **kwargs):\n"
-                                            "    return LyingNumber()\n",
-            "concepts": LYING_NUMBER + lying_str("b") + "\n"
+    liar = {"adam": LIARS + ADAM_HEAD + "        return AlwaysEqual()\n",
+            "hand_step": LIARS + "g1 = m1 = v1 = m1_hat = v1_hat = AlwaysEqual()\n"
+                                        "w1 = w1_gd = AlwaysEqual()\n",
+            "simulate_first_moment": LIARS + "def simulate_first_moment(*args, **kwargs):\n"
+                                            "    return AlwaysEqual()\n",
+            "concepts": LIARS + lying_str("b") + "\n"
                                "answer_first_step = answer_l2 = Liar('e')\n"
-                               "uncorrected_ratio = window_beta2 = LyingNumber()\n"}
+                               "uncorrected_ratio = window_beta2 = AlwaysEqual()\n"}
     outcomes = graded(liar)
     assert score(outcomes) == 0
     assert "should be a number" in outcomes["test_adam_first_step"].message
