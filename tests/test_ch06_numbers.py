@@ -146,6 +146,19 @@ def test_centered_step_sizes(printed):
     assert f"{1 / math.sqrt(0.99**1000 * (1 - 0.99**1000)):.3g}" == "152"
 
 
+def test_momentum_option_is_the_normalised_step_buffer(printed):
+    # b <- mu b + g / (sqrt(v) + eps), p <- p - lr b: torch's printed path ends where this one does
+    p = v = b = 0.0
+    for g in 1 + np.random.default_rng(6).normal(size=1000)[:100]:
+        v = 0.99 * v + 0.01 * g * g
+        b = 0.9 * b + g / (math.sqrt(v) + 1e-8)
+        p -= 0.01 * b
+    torch_w, hand_w, gap = shown(printed, r"after 100 steps: torch w = (\S+), by hand (\S+), "
+                                          r"largest gap on the way (\S+)")
+    assert torch_w == hand_w == f"{p:.6f}"
+    assert float(gap) < 1e-12
+
+
 def test_adagrad_and_rmsprop_with_a_constant_gradient(printed):
     # AdaGrad: step t = lr / (sqrt(t) + eps); RMSprop: step t = lr / (sqrt(1 - 0.99^t) + eps)
     ratio = (0.1 / (math.sqrt(100) + 1e-10)) / (0.1 / (1 + 1e-10))
