@@ -127,3 +127,36 @@ def lying_str(says: str) -> str:
             f"    def strip(self, *args):\n        return {says!r}\n"
             f"    def lower(self):\n        return {says!r}\n"
             f"    def split(self, *args):\n        return [{says!r}]\n")
+
+
+# Numbers that lie (for text, ``lying_str``): prepend to a replaced cell's source, then return one
+# of these. A check that compares a student's object with ``==``, ``<`` or ``len`` is fooled by
+# them; the trusted conversions of ``course.checks`` are not.
+LIARS = '''
+class AlwaysEqual:
+    """Claims to equal, exceed and undercut everything."""
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+    def __bool__(self): return True
+    def __abs__(self): return self
+    __sub__ = __rsub__ = __add__ = __radd__ = __mul__ = __rmul__ = __truediv__ = lambda s, o: s
+    def __hash__(self): return 0
+
+
+class LyingFloat(float):
+    """A float that equals everything."""
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+    def __hash__(self): return 0
+
+
+class LyingList(list):
+    """A list that equals everything and claims to hold 5 items, whatever it holds."""
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+    def __len__(self): return 5
+    def __hash__(self): return 0
+'''
