@@ -148,7 +148,7 @@ def test_an_optimizer_of_unknown_make_gets_one_object_per_run(data64, monkeypatc
         return made[-1]
 
     unknown = optimizers.resolve(("counting", factory, 1e-3))
-    assert not unknown.per_parameter
+    assert not unknown.elementwise
     specs = [RunSpec(unknown, 1e-3, 0), RunSpec(unknown, 1e-3, 1), spec("adam"), spec("adam", 1)]
     fast = train_stacked(specs, data64, epochs=1, progress=False)
     assert len(made) == 2 and all(len(o.param_groups[0]["params"]) == 4 for o in made)

@@ -77,7 +77,7 @@ def test_the_built_in_optimizers_ask_torch_for_its_fast_paths():
                                 ("adam", torch.optim.Adam, {"fused": True})]:
         spec = optimizers.REGISTRY[name]
         optimizer = spec.build([p], 0.5)
-        assert type(optimizer) is kind and spec.per_parameter
+        assert type(optimizer) is kind and spec.elementwise
         assert optimizer.defaults["lr"] == 0.5
         assert {k: optimizer.defaults[k] for k in options} == options
     assert optimizers.REGISTRY["momentum"].description == \
@@ -93,7 +93,7 @@ def test_registering_and_resolving():
     finally:
         del optimizers.REGISTRY["nesterov_test"]
     mine = optimizers.resolve(("mine", torch.optim.Adagrad, 1e-2))
-    assert (mine.name, mine.lr, mine.per_parameter) == ("mine", 0.01, False)
+    assert (mine.name, mine.lr, mine.elementwise) == ("mine", 0.01, False)
     for bad, words in [(("x", torch.optim.SGD, -1), "learning rate of x must be a positive"),
                        (("x", torch.optim.SGD, float("nan")), "positive number, got nan"),
                        (("x", torch.optim.SGD, True), "positive number, got True"),

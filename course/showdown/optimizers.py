@@ -19,11 +19,12 @@ __all__ = ["OptimizerSpec", "REGISTRY", "DEFAULT_OPTIMIZERS", "register", "resol
 class OptimizerSpec:
     """A named optimizer: ``build(params, lr)`` makes it; ``lr`` is its default rate.
 
-    ``per_parameter`` says that its step treats every parameter on its own, as torch's SGD,
-    RMSprop and Adam do: one optimizer object can then update the models of several runs at
-    once, with the same result as one object per run. An optimizer of unknown make gets one
-    object per run (a step count kept on the optimizer, shared by all its parameters, would
-    otherwise count the steps of every model).
+    ``elementwise`` says that its step updates every value from that value's own gradient and
+    state alone, as torch's SGD, RMSprop and Adam do. The fast trainer may then hand it a
+    model's parameters as one flat tensor, and update the models of several runs with one
+    object, with the same result as one object per run. An optimizer of unknown make gets the
+    four tensors W1, b1, W2, b2 of each model and one object per run (a step count kept on the
+    optimizer, shared by all its parameters, would otherwise count the steps of every model).
     """
 
     name: str
@@ -31,7 +32,7 @@ class OptimizerSpec:
     lr: float
     label: str
     options: dict = field(default_factory=dict)
-    per_parameter: bool = False
+    elementwise: bool = False
 
     def build(self, params, lr: float) -> torch.optim.Optimizer:
         return self.factory(params, lr=lr, **self.options)
@@ -66,14 +67,14 @@ def _check_name(name):
 
 
 def register(name: str, factory: Callable[..., torch.optim.Optimizer], lr: float,
-             label: str | None = None, *, per_parameter: bool = False,
+             label: str | None = None, *, elementwise: bool = False,
              **options) -> OptimizerSpec:
     """Add (or replace) an optimizer under ``name``; ``options`` are passed to ``factory``."""
     _check_name(name)
     if not callable(factory):
         raise TypeError(f"factory must be callable as factory(params, lr=...), got {factory!r}")
     REGISTRY[name] = OptimizerSpec(name, factory, check_lr(name, lr), label or name, options,
-                                   per_parameter)
+                                   elementwise)
     return REGISTRY[name]
 
 
@@ -94,8 +95,8 @@ def resolve(optimizer) -> OptimizerSpec:
                      "(or pass (name, optimizer_class, lr), or register your own)")
 
 
-register("sgd", torch.optim.SGD, 0.01, "SGD", per_parameter=True, fused=True)
-register("momentum", torch.optim.SGD, 0.01, "SGD + momentum 0.9", per_parameter=True,
-         momentum=0.9, fused=True)
-register("rmsprop", torch.optim.RMSprop, 1e-3, "RMSprop", per_parameter=True)
-register("adam", torch.optim.Adam, 1e-3, "Adam", per_parameter=True, fused=True)
+register("sgd", torch.optim.SGD, 0.01, "SGD", elementwise=True, fused=True)
+register("momentum", torch.optim.SGD, 0.01, "SGD + momentum 0.9", elementwise=True, momentum=0.9,
+         fused=True)
+register("rmsprop", torch.optim.RMSprop, 1e-3, "RMSprop", elementwise=True)
+register("adam", torch.optim.Adam, 1e-3, "Adam", elementwise=True, fused=True)

@@ -20,10 +20,13 @@ Activations are kept transposed, features × batch, (k, 128, B) and (k, 10, B): 
 over the 10 classes then runs along a non-last dimension, which torch's CPU kernel does several
 times faster.
 
-**Updates** go through ``torch.optim``: each optimizer gets the views W1, b1, W2, b2 of its
-models' blocks, whose ``.grad`` are the matching views of ``grads``. Runs with the same
-optimizer, rate and schedule share one optimizer object when the optimizer treats each
-parameter on its own (``OptimizerSpec.per_parameter``).
+**Updates** go through ``torch.optim``. An elementwise optimizer (torch's SGD, RMSprop, Adam:
+``OptimizerSpec.elementwise``) gets each of its models as one flat tensor, the whole block,
+whose ``.grad`` is the same block of ``grads``: the padding's gradient is zero, so it stays
+zero.
+Runs with the same optimizer, rate and schedule then share one optimizer object (one fused
+kernel for all of them). Any other optimizer gets one object per run and the model's four
+tensors W1, b1, W2, b2.
 """
 
 import functools
@@ -80,6 +83,12 @@ class StackedMLP:
         self._first_layers = self.params.view(self.n_blocks, block * ROWS, N_IN)
         self._grad_blocks = self.grads.view(self.n_blocks, block * ROWS, N_IN)
         self._scratch: dict[int, _Scratch] = {}
+
+    def block_param(self, i: int) -> torch.Tensor:
+        """Model i's whole block as one flat leaf tensor, ``.grad`` its block of ``grads``."""
+        param = self._flat[i]
+        param.grad = self._grad_flat[i]
+        return param
 
     def layer_params(self, i: int) -> list[torch.Tensor]:
         """Model i's W1, b1, W2, b2: leaf views whose ``.grad`` are the matching views of
@@ -171,13 +180,16 @@ def _updaters(specs, stack, total_steps):
     for row, spec in enumerate(specs):
         o = spec.optimizer
         key = ((o.name, o.factory, tuple(o.options.items()), spec.lr, spec.schedule)
-               if o.per_parameter else (row,))
+               if o.elementwise else (row,))
         groups.setdefault(key, []).append(row)
     updaters = []
     for rows in groups.values():
         spec = specs[rows[0]]
-        optimizer = spec.optimizer.build([p for r in rows for p in stack.layer_params(r)],
-                                         spec.lr)
+        if spec.optimizer.elementwise:
+            params = [stack.block_param(r) for r in rows]
+        else:
+            params = stack.layer_params(rows[0])
+        optimizer = spec.optimizer.build(params, spec.lr)
         updaters.append((optimizer, make_scheduler(optimizer, spec.schedule, total_steps),
                          rows))
     return updaters
