@@ -29,6 +29,7 @@ HARNESS_NAMES = frozenset({
     "check_close", "check_choice", "check_label", "check_true", "as_float_array", "as_int",
     "as_text", "quiet", "np", "numpy",
     "AssertionError",
+    "run_showdown", "trusted_race",  # chapter 8: its test cells race the student's MyAdam again
 })
 PATCHED_MODULES = ("np", "numpy", "checks", "course", "builtins", "__builtins__", "testing")
 EQUALITY_DUNDERS = frozenset({

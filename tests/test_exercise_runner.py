@@ -31,3 +31,8 @@ def test_text_on_stderr_in_a_test_cell_fails_it():
     outcomes = run_exercises("ch01_gd_by_hand", {"gd_step": loud})
     assert not outcomes["test_gd_step"].passed
     assert set(outcomes["test_gd_step"].message.split()) == {"loud"}
+
+
+def test_skipped_cells_do_not_run():
+    outcomes = run_exercises("ch01_gd_by_hand", {"gd_step": ADDED}, skip={"test_gd_step"})
+    assert "test_gd_step" not in outcomes and outcomes["test_mse_gradients"].passed

@@ -121,6 +121,7 @@ def test_schedules_follow_their_closed_forms():
     total = 40
     assert _rates("constant", total, 0.3) == [0.3] * total
     assert _rates("step", total) == pytest.approx([1.0] * 20 + [0.1] * 20)
+    assert _rates("step", 41) == pytest.approx([1.0] * 21 + [0.1] * 20)  # one drop, odd T too
     cosine = [(1 + math.cos(math.pi * t / total)) / 2 for t in range(total)]
     assert _rates("cosine", total) == pytest.approx(cosine, abs=1e-12)
     # warm-up over the first tenth (4 steps) from 1 %, then cosine over the other 36

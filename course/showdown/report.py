@@ -23,8 +23,8 @@ from course.lr_range import LRSweep, plot_lr_range
 from course.showdown.records import EpochRecord, RunResult
 from course.showdown.schedules import SCHEDULES, make_scheduler
 
-__all__ = ["Spread", "Group", "summarize", "best_group", "differs", "verdict", "plot_runs",
-           "epoch_to_98", "write_report", "load_results"]
+__all__ = ["Spread", "Group", "summarize", "best_group", "differs", "verdict", "text_table",
+           "plot_runs", "epoch_to_98", "write_report", "load_results"]
 
 
 @dataclass(frozen=True)
@@ -127,12 +127,14 @@ def best_group(runs: Sequence[RunResult], experiments=("race", "tuned")) -> Grou
 
 
 def verdict(groups: Sequence[Group], metric: str = "test_accuracy", name: str = "test accuracy",
-            higher_is_better: bool = True) -> str:
+            higher_is_better: bool = True, markdown: bool = True) -> str:
     """One paragraph that ranks the groups by ``metric`` and says which differences exceed the
-    spread."""
+    spread (names in bold unless ``markdown`` is false)."""
     finished = [g for g in groups if g.ok]
     if not finished:
         return "No run finished."
+    if not markdown:
+        return verdict(groups, metric, name, higher_is_better).replace("**", "")
     sign = 1 if higher_is_better else -1
     ranked = sorted(finished, key=lambda g: -sign * g.final(metric).mean)
     top, first = ranked[0], ranked[0].final(metric)
@@ -154,6 +156,21 @@ def verdict(groups: Sequence[Group], metric: str = "test_accuracy", name: str = 
 def _names(groups) -> str:
     names = [f"**{g.label}**" for g in groups]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def text_table(groups: Sequence[Group]) -> str:
+    """The groups' final numbers as plain text, mean ± std over the seeds, one line each."""
+    lines = [f"{'':<16}{'lr':>9}  {'test accuracy':<17}{'test loss':<17}{'training loss':<17}"
+             f"{'gap':<18}gap (running mean)"]
+    for g in groups:
+        if not g.ok:
+            lines.append(f"{g.label:<16}{g.lr:>9.3g}  every seed diverged")
+            continue
+        lines.append(f"{g.label:<16}{g.lr:>9.3g}  {g.final('test_accuracy').show():<17}"
+                     f"{g.final('test_loss').show():<17}{g.final('train_loss').show():<17}"
+                     f"{g.final('gap').show(sign=True):<18}"
+                     f"{g.final('running_gap').show(sign=True)}")
+    return "\n".join(lines)
 
 
 # --- plots ----------------------------------------------------------------------------------
@@ -210,8 +227,10 @@ def _lr_range_figure(sweeps):
     fig = Figure(figsize=(6.5 * cols, 4.2 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).flat
     for ax, name in zip(axes, names, strict=False):
-        plot_lr_range({f"seed {s['seed']}": _sweep(s) for s in sweeps if s["optimizer"] == name},
-                      ax)
+        mine = [s for s in sweeps if s["optimizer"] == name]
+        plot_lr_range({f"seed {s['seed']}": _sweep(s) for s in mine}, ax)
+        # the falling part, not the explosion (a steep reading past the minimum is cut off)
+        ax.set_ylim(top=min(ax.get_ylim()[1], 1.1 * max(s["smoothed"][0] for s in mine)))
         ax.set_title(name)
     for ax in list(axes):
         ax.set_visible(False)

@@ -31,7 +31,9 @@ def make_scheduler(optimizer: torch.optim.Optimizer, name: str,
     if name == "constant":
         return None
     if name == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=max(1, total_steps // 2), gamma=0.1)
+        # one drop, after the first ceil(T / 2) steps (T // 2 would drop again at the last
+        # step of an odd T)
+        return lr_scheduler.StepLR(optimizer, step_size=max(1, -(-total_steps // 2)), gamma=0.1)
     if name == "cosine":
         return lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     warmup = max(1, round(WARMUP_FRACTION * total_steps))

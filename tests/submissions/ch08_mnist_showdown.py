@@ -2,8 +2,9 @@
 
 Points per test cell: test_myadam_first_step 2, test_myadam_eps 2, test_myadam_many_steps 4,
 test_train_step 2, test_train_step_zero_grad 2, test_showdown_ran 2, test_showdown_myadam 2,
-four questions 1 each. The showdown races the student's ``MyAdam``, so a broken Adam also costs
-``test_showdown_myadam`` (or, when it crashes, the showdown and the questions on its results).
+four questions 1 each. The showdown's test races the student's ``MyAdam`` again, so a broken Adam
+also costs ``test_showdown_myadam`` when it changes the training curve (eps inside the root does
+not: MNIST's gradients are far above sqrt(eps)), or the showdown when it diverges.
 """
 
 from tests.submissions import Wrong
@@ -74,11 +75,10 @@ WRONG = [
                 p.sub_(lr * m_hat / (v_hat + eps).sqrt())
         return None
 '''),
-        score=10.0,
+        score=12.0,
         fails={"test_myadam_first_step": "eps outside the square root",
                "test_myadam_eps": "eps inside the square root",
-               "test_myadam_many_steps": "eps outside the square root",
-               "test_showdown_myadam": "follow torch.optim.Adam"},
+               "test_myadam_many_steps": "eps outside the square root"},
     ),
     Wrong(
         name="step_count_incremented_late",
@@ -96,5 +96,34 @@ WRONG = [
                "test_myadam_many_steps": "step 1",
                "test_showdown_ran": "a run diverged: myadam",
                "test_showdown_myadam": "shape"},
+    ),
+    Wrong(
+        name="step_count_shared_by_the_parameters",
+        mistake="MyAdam keeps one step count on the optimizer, raised once per parameter",
+        replace={"myadam": '''class MyAdam(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
+                self.t += 1
+                state["m"].mul_(beta1).add_(p.grad, alpha=1 - beta1)
+                state["v"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                m_hat = state["m"] / (1 - beta1**self.t)
+                v_hat = state["v"] / (1 - beta2**self.t)
+                p.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
+'''},
+        score=14.0,
+        fails={"test_myadam_many_steps": "the step count is shared by all parameters",
+               "test_showdown_myadam": "follow torch.optim.Adam"},
     ),
 ]
