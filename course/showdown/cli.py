@@ -116,7 +116,8 @@ def _print_summary(lab):
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(argv)
     try:
         import torch
 
@@ -131,7 +132,8 @@ def main(argv=None) -> int:
                       seed=args.seed, batch_size=args.batch_size, lrs=args.lr,
                       device=args.device, subset=args.subset, data_dir=args.data_dir,
                       num_it=args.lr_steps, progress=not args.no_progress,
-                      workers=args.workers, race_only=args.race_only, out_dir=args.out)
+                      workers=args.workers, race_only=args.race_only, out_dir=args.out,
+                      command=" ".join(["python -m course.showdown", *argv]))
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -445,14 +445,19 @@ def _markdown(lab: dict, plots: dict[str, str]) -> str:
             f"![schedules]({plots['schedules']})",
             "",
         ]
-    wall = config["seconds"]
+    made = f"Made with `{config['command']}`: " if config.get("command") else ""
+    wall = ", ".join(f"{k.replace('_', ' ')} {v:.0f} s" for k, v in config["seconds"].items())
     lines += ["## How this was made", "",
-              "Wall time: " + ", ".join(f"{k.replace('_', ' ')} {v:.0f} s"
-                                        for k, v in wall.items())
-              + f" ({config['workers']} worker(s), {config['threads']} torch thread(s)). "
-              "Every run, with its seed and every epoch, is in `results.json` and "
+              f"{made}torch {config['torch']} on {config['device']}, {_cores(config)}. Wall time: "
+              f"{wall}. Every run, with its seed and every epoch, is in `results.json` and "
               "`results.csv`.", ""]
     return "\n".join(lines)
+
+
+def _cores(config) -> str:
+    if config["workers"] > 1:
+        return f"{config['workers']} worker threads of one torch thread each"
+    return f"one stack on {config['threads']} torch thread(s)"
 
 
 def write_report(lab: dict, out_dir) -> Path:

@@ -129,7 +129,7 @@ def run_lab(optimizers=DEFAULT_OPTIMIZERS, epochs: int = 10, seeds: int = 3, see
             batch_size: int = 64, lrs: dict[str, float] | None = None, device: str = "auto",
             subset: int | None = None, data_dir=None, num_it: int = 100,
             progress: bool = True, data: Data | None = None, workers: int | str = 1,
-            race_only: bool = False, out_dir=None) -> dict:
+            race_only: bool = False, out_dir=None, command: str | None = None) -> dict:
     """The whole lab, over the same seeds throughout:
 
     1. the race of ``optimizers`` at their default rates (or ``lrs``);
@@ -140,7 +140,8 @@ def run_lab(optimizers=DEFAULT_OPTIMIZERS, epochs: int = 10, seeds: int = 3, see
        constant rate, step decay, cosine decay and warm-up + cosine.
 
     ``race_only`` stops after 1. Returns ``{"config", "runs", "lr_range", "choices"}``; with
-    ``out_dir``, also writes results.json, results.csv, the plots and report.md there."""
+    ``out_dir``, also writes results.json, results.csv, the plots and report.md there
+    (``command``, the command line that ran it, goes into the report)."""
     check_run_length(epochs, batch_size)
     pairs, seed_values = _specs(optimizers, lrs), seed_list(seeds, seed)
     data = _data(data, device, subset, data_dir)
@@ -179,7 +180,8 @@ def run_lab(optimizers=DEFAULT_OPTIMIZERS, epochs: int = 10, seeds: int = 3, see
         seconds["schedules"] = (time.perf_counter() - start - seconds["lr_range"]
                                 - seconds["races"])
     config = _config(data, seed_values, epochs, batch_size, workers, seconds=seconds,
-                     lr_range={"start_lr": 1e-7, "end_lr": 10.0, "num_it": num_it})
+                     lr_range={"start_lr": 1e-7, "end_lr": 10.0, "num_it": num_it},
+                     command=command)
     lab = {"config": config, "runs": runs, "lr_range": sweeps, "choices": choices}
     if out_dir is not None:
         lab["report"] = str(report.write_report(lab, out_dir))
