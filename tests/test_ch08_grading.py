@@ -7,6 +7,7 @@ the known-wrong submissions of tests/submissions/ch08_mnist_showdown.py."""
 import pytest
 
 from tests.exercise_runner import failing, run_exercises, score
+from tests.submissions.ch08_mnist_showdown import HEAD, MOMENTS, WRONG
 
 CHAPTER = "ch08_mnist_showdown"
 # parts 3 and 4: the showdown is slow, and a part-1 or part-2 test does not look at them
@@ -14,30 +15,7 @@ SHOWDOWN = {"showdown", "test_showdown_ran", "test_showdown_myadam", "questions"
             "test_best_optimizer", "test_sgd_accuracy_gap", "test_concept_same_start",
             "test_concept_wilson"}
 
-HEAD = '''class MyAdam(torch.optim.Optimizer):
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            lr, eps = group["lr"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad
-                state = self.state[p]
-                if not state:
-                    state["t"] = 0
-                    state["m"] = torch.zeros_like(p)
-                    state["v"] = torch.zeros_like(p)
-                m, v = state["m"], state["v"]
-'''
 COUNT = '''                state["t"] += 1
-'''
-MOMENTS = '''                m.mul_(beta1).add_(g, alpha=1 - beta1)
-                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
 '''
 HATS = '''                t = state["t"]
                 m_hat = m / (1 - beta1**t)
@@ -164,28 +142,7 @@ def test_myadam_mistakes_are_named(name, replace, cells):
         assert words in message(outcomes, grade_id), (name, grade_id)
 
 
-SHARED_COUNT = {"myadam": '''class MyAdam(torch.optim.Optimizer):
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
-        self.t = 0
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
-                self.t += 1
-                state["m"].mul_(beta1).add_(p.grad, alpha=1 - beta1)
-                state["v"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                m_hat = state["m"] / (1 - beta1**self.t)
-                v_hat = state["v"] / (1 - beta2**self.t)
-                p.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
-'''}
+SHARED_COUNT = next(w.replace for w in WRONG if w.name == "step_count_shared_by_the_parameters")
 
 
 def test_a_step_count_shared_by_the_parameters_is_named_in_a_visible_test():

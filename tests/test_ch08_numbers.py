@@ -33,12 +33,7 @@ DEFAULTS = {"sgd": 0.01, "momentum": 0.01, "rmsprop": 0.001, "adam": 0.001}
 N_PARAMS = 784 * 128 + 128 + 128 * 10 + 10
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -23,14 +23,7 @@ from course.showdown.records import RunSpec
 FOUR = ("sgd", "momentum", "rmsprop", "adam")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small runs, and CI runs two test workers on two cores: with torch's default of one
-    thread per core, threads wait for each other and a step takes ten times longer."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -28,12 +28,7 @@ FOUR = ["sgd", "momentum", "rmsprop", "adam"]
 SHORT = ["--subset", "6000", "--epochs", "2", "--seeds", "2"]  # the README's short run
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

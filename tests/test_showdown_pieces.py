@@ -15,7 +15,8 @@ from course.showdown import optimizers
 from course.showdown.data import epoch_order
 from course.showdown.model import MLP, N_PARAMS, initial_model, matmul_flops
 from course.showdown.records import EpochRecord, RunResult, RunSpec
-from course.showdown.schedules import SCHEDULES, make_scheduler
+from course.showdown.report import schedule_rates
+from course.showdown.schedules import SCHEDULES
 
 
 def test_parameter_count():
@@ -106,15 +107,7 @@ def test_registering_and_resolving():
 
 
 def _rates(schedule, total, lr=1.0):
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
-    scheduler = make_scheduler(optimizer, schedule, total)
-    rates = []
-    for _ in range(total):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-    return rates
+    return schedule_rates(schedule, lr, total)  # torch's scheduler, stepped once per step
 
 
 def test_schedules_follow_their_closed_forms():

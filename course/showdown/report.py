@@ -24,7 +24,7 @@ from course.showdown.records import EpochRecord, RunResult
 from course.showdown.schedules import SCHEDULES, make_scheduler
 
 __all__ = ["Spread", "Group", "summarize", "best_group", "differs", "verdict", "text_table",
-           "plot_runs", "epoch_to_98", "write_report", "load_results"]
+           "plot_runs", "schedule_rates", "epoch_to_98", "write_report", "load_results"]
 
 
 @dataclass(frozen=True)

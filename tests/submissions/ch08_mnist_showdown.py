@@ -9,7 +9,7 @@ not: MNIST's gradients are far above sqrt(eps)), or the showdown when it diverge
 
 from tests.submissions import Wrong
 
-_HEAD = '''class MyAdam(torch.optim.Optimizer):
+HEAD = '''class MyAdam(torch.optim.Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
 
@@ -30,13 +30,14 @@ _HEAD = '''class MyAdam(torch.optim.Optimizer):
                 m, v = state["m"], state["v"]
 '''
 
-_MOMENTS = '''                m.mul_(beta1).add_(g, alpha=1 - beta1)
+MOMENTS = '''                m.mul_(beta1).add_(g, alpha=1 - beta1)
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
 '''
 
 
 def _myadam(body: str) -> dict[str, str]:
-    return {"myadam": _HEAD + body}
+    """The MyAdam of HEAD (its state made ready), then ``body``."""
+    return {"myadam": HEAD + body}
 
 
 WRONG = [
@@ -56,7 +57,7 @@ WRONG = [
         name="adam_without_bias_correction",
         mistake="MyAdam divides m by sqrt(v) without correcting either for the zero start",
         replace=_myadam('''                state["t"] += 1
-''' + _MOMENTS + '''                p.sub_(lr * m / (v.sqrt() + eps))
+''' + MOMENTS + '''                p.sub_(lr * m / (v.sqrt() + eps))
         return None
 '''),
         score=10.0,
@@ -70,7 +71,7 @@ WRONG = [
         mistake="MyAdam adds eps under the square root: sqrt(v_hat + eps)",
         replace=_myadam('''                state["t"] += 1
                 t = state["t"]
-''' + _MOMENTS + '''                m_hat = m / (1 - beta1**t)
+''' + MOMENTS + '''                m_hat = m / (1 - beta1**t)
                 v_hat = v / (1 - beta2**t)
                 p.sub_(lr * m_hat / (v_hat + eps).sqrt())
         return None
@@ -84,7 +85,7 @@ WRONG = [
         name="step_count_incremented_late",
         mistake="MyAdam corrects the bias with t before adding 1 to it (1 - beta**0 = 0 at first)",
         replace=_myadam('''                t = state["t"]
-''' + _MOMENTS + '''                m_hat = m / (1 - beta1**t)
+''' + MOMENTS + '''                m_hat = m / (1 - beta1**t)
                 v_hat = v / (1 - beta2**t)
                 p.sub_(lr * m_hat / (v_hat.sqrt() + eps))
                 state["t"] = t + 1
