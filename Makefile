@@ -12,7 +12,7 @@ GRADING_TESTS := tests/test_autograder_corpus.py tests/test_autograder_tools.py 
                  tests/test_autograder_dask.py
 BROWSER_TESTS := tests/test_browser.py
 
-.PHONY: setup test test-browser lint release lab showdown bench-showdown autograde check student-kit bench-autograde clean
+.PHONY: setup test test-browser lint release lab showdown bench-showdown autograde check student-kit bench-autograde site clean
 
 setup: $(STAMP)
 
@@ -48,7 +48,14 @@ lab: setup
 	    --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site build/site-work
+
+# ---- the course as a static website (sitebuild/, site_src/) ------------------------------
+SITE ?= site
+
+# From the committed notebooks, nothing executed; read it with python -m http.server -d site
+site: setup
+	$(PY) -m sitebuild "$(SITE)"
 
 # ---- grading a class (autograder/) ------------------------------------------------------
 SUBMISSIONS ?= submitted

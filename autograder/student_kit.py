@@ -3,9 +3,11 @@
 The kit holds the released notebooks (``release/``), the student-safe part of the ``course``
 package (everything but ``course/reference``), a ``pyproject.toml`` that installs it, and the
 README. :func:`leaks` lists any solution code that slipped in; building refuses a kit that leaks.
+It reads web pages too (the course's website, ``make site``, is checked with it).
 """
 
 import argparse
+import html.parser
 import re
 import shutil
 import sys
@@ -17,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "reference")
 _IMPORTS_REFERENCE = re.compile(r"(import\s+course\.reference|from\s+course(\.reference|\s+import"
                                 r"\s+[^\n]*\breference\b))")
-_SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+_REGIONS = {"SOLUTION": "the solution", "HIDDEN TESTS": "the hidden test"}
 
 
 def build(out: Path, repo: Path = REPO) -> Path:
@@ -44,24 +46,44 @@ def _normalized(code: str) -> str:
     return "\n".join(line.strip() for line in code.splitlines() if line.strip())
 
 
-def solution_snippets(source_root: Path) -> list[str]:
-    """The code of every solution region of the source notebooks, one normalized string each
-    (regions too short to be told from ordinary code, such as ``x = 1``, are left out)."""
+class _PageText(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def _page_text(page: str) -> str:
+    """A web page's text without its tags, entities decoded (code blocks read as code)."""
+    parser = _PageText()
+    parser.feed(page)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def solution_snippets(source_root: Path, region: str = "SOLUTION") -> list[str]:
+    """The code of every solution region (or, with ``region="HIDDEN TESTS"``, hidden-test
+    region) of the source notebooks, one normalized string each (regions too short to be told
+    from ordinary code, such as ``x = 1``, are left out)."""
+    pattern = re.compile(f"### BEGIN {region}\n(.*?)### END {region}", re.S)
     snippets = set()
     for path in sorted(Path(source_root).glob("*/*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
-            for region in _SOLUTION.findall(cell.source + "\n"):
-                code = _normalized(region)
+            for region_code in pattern.findall(cell.source + "\n"):
+                code = _normalized(region_code)
                 if len(code) >= 16:
                     snippets.add(code)
     return sorted(snippets)
 
 
 def leaks(kit: Path, source_root: Path) -> list[str]:
-    """Where the kit holds solution code: ``course/reference``, an import of it, a solution
-    region's markers, or the code of a source notebook's solution region."""
+    """Where the kit (or any folder, web pages included) holds solution code:
+    ``course/reference``, an import of it, a solution or hidden-test region's markers, or the
+    code of a source notebook's solution or hidden-test region."""
     found = []
-    snippets = solution_snippets(source_root)
+    snippets = {kind: solution_snippets(source_root, region) for region, kind in _REGIONS.items()}
     for path in sorted(Path(kit).rglob("*")):
         if not path.is_file():
             continue
@@ -69,18 +91,24 @@ def leaks(kit: Path, source_root: Path) -> list[str]:
         if "reference" in rel.parts:
             found.append(f"{rel}: the reference solutions")
             continue
-        if path.suffix not in {".py", ".ipynb", ".md", ".txt", ".toml", ".yml", ".json"}:
+        if path.suffix not in {".py", ".ipynb", ".md", ".txt", ".toml", ".yml", ".json", ".html"}:
             continue
         text = path.read_text(errors="replace")
         if path.suffix == ".ipynb":  # compare cell sources, not their JSON escaping
             text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+        elif path.suffix == ".html":  # what the page shows, not its markup
+            text = _page_text(text)
         if "BEGIN SOLUTION" in text:
             found.append(f"{rel}: a solution region")
-        if path.suffix in {".py", ".ipynb"} and _IMPORTS_REFERENCE.search(text):
+        if "BEGIN HIDDEN TESTS" in text:
+            found.append(f"{rel}: a hidden-test region")
+        if path.suffix in {".py", ".ipynb", ".html"} and _IMPORTS_REFERENCE.search(text):
             found.append(f"{rel}: imports course.reference")
-        if path.suffix in {".py", ".ipynb"}:
+        if path.suffix in {".py", ".ipynb", ".html"}:
             code = _normalized(text)
-            found += [f"{rel}: the solution {s[:60]!r}" for s in snippets if s in code]
+            found += [f"{rel}: {kind} {s[:60]!r}"
+                      for kind, kind_snippets in snippets.items() for s in kind_snippets
+                      if s in code]
     return found
 
 

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 import numpy as np
 
 __all__ = ["as_float_array", "as_int", "as_text", "check_close", "check_choice", "check_label",
-           "check_true", "quiet", "TorchOptimizer", "check_same_steps"]
+           "check_true", "quiet", "TorchOptimizer", "check_same_steps", "checked_step",
+           "from_scratch"]
 
 FLOAT32_NOTE = ("your numbers agree to about 7 significant digits, as float32 arithmetic rounds: "
                 "the tests compare in float64, so work with np.asarray(x, dtype=float)")
@@ -205,6 +206,46 @@ class TorchOptimizer:
         self._optimizer.param_groups[0]["lr"] = self.lr
         self._optimizer.step()
         return self._param.detach().numpy().copy()
+
+
+@contextlib.contextmanager
+def from_scratch(what: str = "step"):
+    """Switch ``torch.optim`` off while the student's code runs, for exercises that ask for an
+    update written out by hand: constructing a torch optimizer, or stepping one built earlier,
+    raises an ``AssertionError`` that says so. Everything is restored afterwards."""
+    import torch.optim  # a dependency of the course; imported here so the switch cannot miss it
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{what} calls torch.optim: this exercise asks for the update "
+                             "written out in NumPy")
+
+    classes = [c for c in vars(torch.optim).values()
+               if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)]
+    saved = [(c, name, vars(c)[name]) for c in classes for name in ("__init__", "step")
+             if name in vars(c)]
+    try:
+        for c, name, _ in saved:
+            setattr(c, name, refuse)
+        yield
+    finally:
+        for c, name, method in saved:
+            setattr(c, name, method)
+
+
+def checked_step(optimizer, params, grads, name: str = "step"):
+    """One ``optimizer.step`` on float64 copies of ``params`` and ``grads``, inside ``quiet()``
+    and ``from_scratch()``; asserts first that the step left both copies as they were, then
+    returns what it returned, untouched, for ``check_close``."""
+    given_p = as_float_array(params, "the parameters")
+    given_g = as_float_array(grads, "the gradients")
+    kept_p, kept_g = given_p.copy(), given_g.copy()
+    with quiet(), from_scratch(name):
+        returned = optimizer.step(given_p, given_g)
+    if not (np.array_equal(given_p, kept_p) and np.array_equal(given_g, kept_g)):
+        raise AssertionError(f"{name} changed the arrays passed to it: compute the new parameters "
+                             "in a new array (np.array(params, dtype=float) makes a copy) and "
+                             "leave params and grads as they were")
+    return returned
 
 
 def check_same_steps(name: str, student, reference, params, grad_fn, *, steps: int = 100,

@@ -85,6 +85,14 @@ double_well = Landscape(
     dim=1, bounds=(-1.8, 1.8), minima=(-1.0, 1.0),
 )
 
+gaussian_well = Landscape(
+    "1-exp(-w^2/2)", r"1 - e^{-w^2/2}",
+    f=lambda w: 1 - np.exp(-_w(w) ** 2 / 2),
+    grad=lambda w: _w(w) * np.exp(-_w(w) ** 2 / 2),
+    hess=lambda w: (1 - _w(w) ** 2) * np.exp(-_w(w) ** 2 / 2),
+    dim=1, bounds=(-5.0, 5.0), minima=(0.0,),
+)  # a well whose walls flatten into a plateau at L = 1: tiny gradients far from the minimum
+
 
 def _ravine_f(w):
     x, y = _xy(w)
@@ -180,4 +188,4 @@ saddle = Landscape(
 )
 
 ALL = {ls.name: ls for ls in (quadratic, shifted_square(3.0), tilted_double_well, double_well,
-                              ravine, negative_revenue, rosenbrock, beale, saddle)}
+                              gaussian_well, ravine, negative_revenue, rosenbrock, beale, saddle)}

@@ -7,11 +7,12 @@ chapter's lecture or exercise notebook states must be one of them, read to the p
 written with (``1.9769`` matches 1.976941..., ``4×10⁷`` matches 4.05e7, ``31 %`` matches 0.31);
 a number the test does not know fails it, with the cell and the words around the number.
 
-What is not a claim about the problem is left out before numbers are read: chapter, section and
-part references ("chapter 4", "§3", "part 2"), headings' section numbers, numbered-list markers,
-LaTeX subscripts (``w_1``, ``x_{t-1}``), names with digits (``float64``, ``w1``, ``GPT-3``),
-citation years ("Goyal et al. 2017"), links and HTML. In an exercise notebook the points of the
-test cells (each cell's, each section's and the total) are known from nbgrader's metadata.
+What is not a claim about the problem is left out before numbers are read: chapter, section, part
+and question references ("chapter 4", "§3", "part 2", "Question 4"), headings' section numbers,
+numbered-list markers, LaTeX subscripts (``w_1``, ``x_{t-1}``), names with digits (``float64``,
+``w1``, ``GPT-3``), citation years ("Goyal et al. 2017"), links and HTML. In an exercise notebook
+the points of the test cells (each cell's, each section's and the total) are known from
+nbgrader's metadata.
 """
 
 import math
@@ -39,7 +40,7 @@ _DROP = [
     re.compile(r"_\{[^{}]*\}|_\\?[A-Za-z0-9]+"),     # LaTeX subscripts, x_1, n_steps
     re.compile(r"(?m)^\s*#+\s*\d+(\.\d+)*\.?"),       # a heading's section number
     re.compile(r"(?m)^\s*\|?\s*\d+\.(?=\s)"),          # a list's or table's item number
-    re.compile(r"(?i)(\bchapters?|\bch\.|\bsections?|§|\bparts?)"
+    re.compile(r"(?i)(\bchapters?|\bch\.|\bsections?|§|\bparts?|\bquestions?)"
                r"\s*\d+(\s*(–|-|,|and|or|to)\s*\d+)*"),            # references to the course
     re.compile(rf"et al\.?,?\s+{_YEAR}\b|\({_YEAR}\)"              # citation years
                rf"|\b[A-Z][a-z]+,?\s{_YEAR}(?=[);,])"),

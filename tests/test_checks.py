@@ -15,6 +15,8 @@ from course.checks import (
     check_label,
     check_same_steps,
     check_true,
+    checked_step,
+    from_scratch,
     quiet,
 )
 
@@ -250,3 +252,59 @@ def test_check_same_steps_names_float32():
         check_same_steps("sgd", Float32SGD(0.1), SGD(0.1), [0.3, -2.7], lambda p: 2 * p,
                          hint="look at the buffer")
     assert str(failure.value).endswith(FLOAT32_NOTE)
+
+
+class InPlaceSGD(SGD):
+    def step(self, params, grads):
+        params -= self.lr * grads
+        return params
+
+
+class TorchSGD(SGD):
+    """Hands the step to torch.optim.SGD, built on its first step or ahead of time."""
+
+    def __init__(self, lr, build_now=False):
+        super().__init__(lr)
+        self.optimizer = self.build() if build_now else None
+
+    def build(self):
+        import torch
+
+        self.param = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        return torch.optim.SGD([self.param], lr=self.lr)
+
+    def step(self, params, grads):
+        import torch
+
+        self.optimizer = self.optimizer or self.build()
+        with torch.no_grad():
+            self.param.copy_(torch.as_tensor(params))
+        self.param.grad = torch.as_tensor(grads, dtype=torch.float64)
+        self.optimizer.step()
+        return self.param.detach().numpy().copy()
+
+
+def test_checked_step_passes_copies_and_returns_what_the_step_returned():
+    params, grads = [1.0, -2.0], np.array([0.5, 4.0])
+    got = checked_step(SGD(0.1), params, grads)
+    np.testing.assert_allclose(got, [0.95, -2.4])
+    assert params == [1.0, -2.0] and grads.tolist() == [0.5, 4.0]
+    single = checked_step(Float32SGD(0.1), params, grads)
+    assert single.dtype == np.float32  # untouched, so check_close can name float32
+
+
+def test_checked_step_names_a_step_that_changes_its_inputs_first():
+    with pytest.raises(AssertionError, match="^step changed the arrays passed to it"):
+        checked_step(InPlaceSGD(0.1), [1.0], [2.0])
+
+
+def test_from_scratch_switches_torch_optim_off_and_back_on():
+    import torch
+
+    for build_now in (False, True):
+        with pytest.raises(AssertionError, match="calls torch.optim"):
+            checked_step(TorchSGD(0.1, build_now=build_now), [1.0], [2.0])
+    with from_scratch():
+        pass
+    np.testing.assert_allclose(TorchSGD(0.1).step(np.array([1.0]), np.array([2.0])), [0.8])
+    assert torch.optim.Adam.step.__name__ == "step"

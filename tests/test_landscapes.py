@@ -14,7 +14,8 @@ def torch_f(landscape, w):
     if landscape.dim == 1:
         x = w
         return {"x^2-4x+5": x**2 - 4 * x + 5, "(w-3)^2": (x - 3) ** 2,
-                "x^4-8x^2+x": x**4 - 8 * x**2 + x, "w^4-2w^2": x**4 - 2 * x**2}[landscape.name]
+                "x^4-8x^2+x": x**4 - 8 * x**2 + x, "w^4-2w^2": x**4 - 2 * x**2,
+                "1-exp(-w^2/2)": 1 - torch.exp(-x**2 / 2)}[landscape.name]
     x, y = w[0], w[1]
     return {
         "w1^2+25w2^2": x**2 + 25 * y**2,

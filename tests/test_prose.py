@@ -28,6 +28,7 @@ def test_reads_the_numbers_as_written(markdown, numbers):
 
 @pytest.mark.parametrize("markdown", [
     "## 3. Three steps by hand", "see chapter 4 and chapters 6–7, §3, part 2",
+    "**Question 4** (`lr_edge`, a number)",
     "1. first item\n2. second", "| 1. `gd_step` |",
     "$w_1$, $x_{t-1}$, `n_steps`, `w0`, float64, GPT-3 and CIFAR-10",
     "Goyal et al. 2017, (2015), Smith, 2017; nbgrader 0.9.6",

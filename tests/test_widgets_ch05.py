@@ -56,3 +56,19 @@ def test_figure_and_widget():
         "gradient descent", "Nesterov β = 0.9"]
     widget = widgets.momentum_ravine_widget()
     assert {c.description for c in widget.children[:4]} == {"β", "η", "steps", "Nesterov"}
+
+
+def test_automatic_runs_of_the_lecture_skip_its_widget_cell():
+    """nbclient sometimes waits out its whole timeout after a widget cell (jupyter/nbclient#312):
+    the lecture's widget cell is tagged so that nbclient and nbval skip it."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from tests.lecture_text import SOURCE
+
+    lecture = nbformat.read(SOURCE / "ch05_momentum" / "lecture.ipynb", as_version=4)
+    widget_cells = [c for c in lecture.cells if c.cell_type == "code" and "_widget(" in c.source]
+    assert widget_cells
+    skip = NotebookClient(lecture).skip_cells_with_tag
+    for cell in widget_cells:
+        assert {skip, "nbval-skip"} <= set(cell.metadata.get("tags", [])), cell.source
