@@ -22,6 +22,7 @@ Its last line is::
 
     python tests/bench_showdown.py [--epochs 10] [--seeds 1] [--baseline-epochs E]
                                    [--device auto] [--threads N] [--workers auto|N]
+                                   [--no-tutorial]
 
 ``--baseline-epochs`` times fewer tutorial epochs and scales linearly (its epochs all cost the
 same), for a quick look; the default times the whole tutorial loop.
@@ -150,6 +151,9 @@ def main():
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads for both loops (default: torch's)")
+    parser.add_argument("--no-tutorial", action="store_true",
+                        help="time the showdown and the floor only (e.g. to compare --seeds 1 "
+                             "and --seeds 3)")
     parser.add_argument("--workers", default="auto",
                         help="the showdown's worker threads on a CPU (default: auto, one per "
                              "torch thread)")
@@ -172,13 +176,16 @@ def main():
     print(f"course.showdown   {ours_s:7.1f} s  " + " ".join(
         f"{r.optimizer}={r.final.test_accuracy:.4f}" for r in ours["runs"]), flush=True)
 
-    baseline_epochs = args.baseline_epochs or args.epochs
-    start = time.perf_counter()
-    accuracies = tutorial_showdown(baseline_epochs, args.seeds, args.batch_size, device)
-    tutorial_s = (time.perf_counter() - start) * args.epochs / baseline_epochs
-    scaled = "" if baseline_epochs == args.epochs else f" (timed {baseline_epochs} epochs, scaled)"
-    print(f"tutorial loop     {tutorial_s:7.1f} s{scaled}  " + " ".join(
-        f"{name}={a:.4f}" for (name, _), a in accuracies.items()), flush=True)
+    tutorial_s = None
+    if not args.no_tutorial:
+        baseline_epochs = args.baseline_epochs or args.epochs
+        start = time.perf_counter()
+        accuracies = tutorial_showdown(baseline_epochs, args.seeds, args.batch_size, device)
+        tutorial_s = (time.perf_counter() - start) * args.epochs / baseline_epochs
+        scaled = ("" if baseline_epochs == args.epochs
+                  else f" (timed {baseline_epochs} epochs, scaled)")
+        print(f"tutorial loop     {tutorial_s:7.1f} s{scaled}  " + " ".join(
+            f"{name}={a:.4f}" for (name, _), a in accuracies.items()), flush=True)
 
     runs = len(DEFAULT_OPTIMIZERS) * args.seeds
     n_train, n_test = len(data.y_train), len(data.y_test)
@@ -197,9 +204,10 @@ def main():
     print(f"  FLOPs: {runs} runs x {args.epochs} epochs x ({matmul_flops(1)} per training image"
           f" x {n_train} + {matmul_flops(1, backward=False)} per evaluated image x "
           f"{n_train + n_test})")
-    print(f"showdown {ours_s:.1f} s | tutorial {tutorial_s:.1f} s ({tutorial_s / ours_s:.1f}x) "
-          f"| floor {flops:.3g} FLOP / {rate / 1e9:.0f} GFLOP/s = {floor_s:.1f} s "
-          f"(ours {ours_s / floor_s:.2f}x)")
+    tutorial = ("tutorial not run" if tutorial_s is None
+                else f"tutorial {tutorial_s:.1f} s ({tutorial_s / ours_s:.1f}x)")
+    print(f"showdown {ours_s:.1f} s | {tutorial} | floor {flops:.3g} FLOP / {rate / 1e9:.0f} "
+          f"GFLOP/s = {floor_s:.1f} s (ours {ours_s / floor_s:.2f}x)")
 
 
 if __name__ == "__main__":
