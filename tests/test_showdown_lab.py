@@ -180,6 +180,21 @@ def test_verdict_and_best_group_on_hand_made_runs():
     assert "One seed gives no spread, so no difference is called" in one_seed
 
 
+def test_the_verdict_ranks_no_pair_it_cannot_tell_apart():
+    # adam 0.97 ± 0.028 is within the spread of momentum 0.965 ± 0.0014 and of sgd
+    # 0.955 ± 0.0014, but those two are 0.01 apart, more than 0.0028: they do differ
+    runs = [_run("adam", [0.95], 0), _run("adam", [0.99], 1),
+            _run("momentum", [0.964], 0), _run("momentum", [0.966], 1),
+            _run("sgd", [0.954], 0), _run("sgd", [0.956], 1)]
+    text = report.verdict(report.summarize(runs))
+    assert "Within its spread" in text and "**momentum** and **sgd**" in text
+    assert "so the data do not rank **adam** above them." in text
+    assert "among themselves" not in text
+    # without sgd, adam and momentum are within each other's spread: no rank among them
+    text = report.verdict(report.summarize(runs[:4]))
+    assert text.endswith("so the data do not rank **adam** and **momentum** among themselves.")
+
+
 def test_a_diverging_rate_is_reported_and_the_others_go_on(data, tmp_path):
     lab = run_lab(["sgd", "adam"], epochs=2, seeds=1, lrs={"sgd": 1e4}, data=data,
                   progress=False, race_only=True, out_dir=tmp_path)
@@ -262,7 +277,10 @@ def test_ctrl_c_ends_with_one_line_and_exit_status_130(tmp_path):
         [sys.executable, "-m", "course.showdown", "--out", str(tmp_path), "--subset", "3000",
          "--epochs", "200", "--seeds", "1", "--race-only", "--workers", "2",
          "--no-progress"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # as from a terminal, even when this test runs in a background job (which ignores
+        # SIGINT, and a child inherits that)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         started = child.stdout.readline()  # the run announces itself once it trains
         assert started.startswith("course-showdown: "), started

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.figure import Figure  # figures for files, whatever pyplot's backend is
+from matplotlib.ticker import MaxNLocator
 
 from course.lr_range import LRSweep, plot_lr_range
 from course.showdown.records import EpochRecord, RunResult
@@ -146,8 +147,12 @@ def verdict(groups: Sequence[Group], metric: str = "test_accuracy", name: str = 
     text = f"Highest mean final {name}: **{top.label}** ({first.show()})."
     if close:
         text += (f" Within its spread (the difference is smaller than the two standard "
-                 f"deviations together): {_names(close)}, so the data do not rank "
-                 f"{_names([top, *close])} among themselves.")
+                 f"deviations together): {_names(close)}, ")
+        tied = [top, *close]
+        if any(differs(a.final(metric), b.final(metric)) for a in tied for b in tied):
+            text += f"so the data do not rank **{top.label}** above them."
+        else:
+            text += f"so the data do not rank {_names(tied)} among themselves."
     if beaten:
         text += f" Below it by more than the spread: {_names(beaten)}."
     return text
@@ -202,6 +207,7 @@ def plot_runs(runs: Sequence[RunResult], metric: str = "test_accuracy", ax=None,
         ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2,
                         lw=0)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(METRICS.get(metric, metric.replace("_", " ")))
     if metric.endswith("loss") and metric != "gap":
         ax.set_yscale("log")
@@ -318,7 +324,8 @@ def load_results(path) -> dict:
 
 def _table(groups: Sequence[Group], first: str = "optimizer") -> list[str]:
     lines = [f"| {first} | lr | seeds finished | test accuracy | test loss | training loss "
-             "| gap (test − training) | gap (test − running mean) | epoch to 98 % |",
+             "| gap (test − training) | gap (test − running mean) "
+             "| first epoch at 98 % of the final accuracy |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for g in groups:
         to_98 = Spread.of([epoch_to_98(r) for r in g.ok])
@@ -406,8 +413,8 @@ def _markdown(lab: dict, plots: dict[str, str]) -> str:
             "geometrically from 1e-07 to 10, the loss smoothed (bias-corrected moving average, "
             "β = 0.98) and the sweep stopped once it exceeds 4 × its best. The suggestions are "
             "read as fastai's `lr_find` reads them: the valley (the longest strictly decreasing "
-            "stretch of the smoothed loss, read about halfway), steep (the steepest descent) "
-            "and the minimum ÷ 10. One value per seed:",
+            "subsequence of the smoothed loss, read about halfway along it), steep (the "
+            "steepest descent) and the minimum ÷ 10. One value per seed:",
             "",
             *_lr_table(lab["lr_range"], tuned),
             "",
