@@ -187,5 +187,33 @@ saddle = Landscape(
     dim=2, bounds=((-2.0, 2.0), (-2.0, 2.0)), minima=(),
 )
 
+# One tanh unit, tanh(w x + b), fitted to the two points (x, y) = (-1, -0.5) and (1, 0.5) by half
+# the summed squared error, as a function of (w, b). Where |w x + b| is large for both points the
+# unit saturates: the loss is flat in every direction (a plateau), 2.25 where both outputs have
+# the wrong sign. Its one minimum is (atanh(0.5), 0), with loss 0.
+_UNIT_X, _UNIT_Y = np.array([-1.0, 1.0]), np.array([-0.5, 0.5])
+
+
+def _unit_terms(w):
+    weight, bias = _xy(w)
+    t = np.tanh(weight[..., None] * _UNIT_X + bias[..., None])
+    return t, (t - _UNIT_Y) * (1 - t**2)  # the outputs and d(loss)/d(w x + b) per point
+
+
+def _unit_hess(w):
+    t, _ = _unit_terms(w)
+    s = (1 - t**2) * (1 - t**2 - 2 * t * (t - _UNIT_Y))  # d²(loss)/d(w x + b)² per point
+    return _hess2(np.sum(s * _UNIT_X**2, -1), np.sum(s * _UNIT_X, -1), np.sum(s, -1))
+
+
+tanh_unit = Landscape(
+    "tanh unit", r"\frac{1}{2}\sum_i (\tanh(w x_i + b) - y_i)^2",
+    f=lambda w: 0.5 * np.sum((_unit_terms(w)[0] - _UNIT_Y) ** 2, -1),
+    grad=lambda w: _stack(np.sum(_unit_terms(w)[1] * _UNIT_X, -1), np.sum(_unit_terms(w)[1], -1)),
+    hess=_unit_hess,
+    dim=2, bounds=((-5.0, 3.0), (-3.0, 3.0)), minima=((float(np.arctanh(0.5)), 0.0),),
+)
+
 ALL = {ls.name: ls for ls in (quadratic, shifted_square(3.0), tilted_double_well, double_well,
-                              gaussian_well, ravine, negative_revenue, rosenbrock, beale, saddle)}
+                              gaussian_well, ravine, negative_revenue, rosenbrock, beale, saddle,
+                              tanh_unit)}

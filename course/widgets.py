@@ -302,12 +302,17 @@ def batch_noise_widget():
 
 # --- Chapter 4: the schedule planner ------------------------------------------------------------
 
-SCHEDULES = ("step", "exponential", "cosine", "warmup + cosine", "SGDR", "one-cycle")
+SCHEDULES = ("step", "multi-step", "exponential", "cosine", "warmup + cosine",
+             "warmup + linear decay", "SGDR", "one-cycle")
 
 
 def schedule_lrs(kind, base_lr=0.1, total_steps=100, warmup_steps=10):
     """The learning rate ``torch.optim.lr_scheduler`` sets at each of ``total_steps`` steps for a
-    schedule ``kind`` (one of ``SCHEDULES``), with hyper-parameters scaled to the run's length."""
+    schedule ``kind`` (one of ``SCHEDULES``), with hyper-parameters scaled to the run's length:
+    step decay by 10 every third of the run, multi-step decay by 10 at half and three quarters,
+    exponential decay to a hundredth, a warm-up from a hundredth over ``warmup_steps``."""
+    import warnings
+
     import torch
 
     if kind not in SCHEDULES:
@@ -318,24 +323,38 @@ def schedule_lrs(kind, base_lr=0.1, total_steps=100, warmup_steps=10):
         raise ValueError(f"warmup_steps must be in [0, {total_steps}), got {warmup_steps!r}")
     sched = torch.optim.lr_scheduler
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
+    warmup = max(1, warmup_steps)
+
+    def after_warmup(second):
+        return sched.SequentialLR(
+            opt, [sched.LinearLR(opt, start_factor=0.01, total_iters=warmup), second],
+            milestones=[warmup])
+
     make = {
         "step": lambda: sched.StepLR(opt, step_size=max(1, total_steps // 3), gamma=0.1),
+        "multi-step": lambda: sched.MultiStepLR(
+            opt, milestones=[total_steps // 2, 3 * total_steps // 4], gamma=0.1),
         "exponential": lambda: sched.ExponentialLR(opt, gamma=0.01 ** (1 / total_steps)),
         "cosine": lambda: sched.CosineAnnealingLR(opt, T_max=total_steps),
-        "warmup + cosine": lambda: sched.SequentialLR(
-            opt, [sched.LinearLR(opt, start_factor=0.01, total_iters=max(1, warmup_steps)),
-                  sched.CosineAnnealingLR(opt, T_max=total_steps - warmup_steps)],
-            milestones=[max(1, warmup_steps)]),
+        "warmup + cosine": lambda: after_warmup(
+            sched.CosineAnnealingLR(opt, T_max=total_steps - warmup_steps)),
+        "warmup + linear decay": lambda: after_warmup(
+            sched.LinearLR(opt, start_factor=1.0, end_factor=0.0,
+                           total_iters=total_steps - warmup)),
         "SGDR": lambda: sched.CosineAnnealingWarmRestarts(opt, T_0=max(1, total_steps // 7),
                                                           T_mult=2),
         "one-cycle": lambda: sched.OneCycleLR(opt, max_lr=base_lr, total_steps=total_steps,
                                               cycle_momentum=False),
     }[kind]
-    scheduler, lrs = make(), []
-    for _ in range(total_steps):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        scheduler.step()
+    lrs = []
+    # torch < 2.9's SequentialLR warns at its milestone (a deprecated call inside torch itself)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The epoch parameter", category=UserWarning)
+        scheduler = make()
+        for _ in range(total_steps):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            scheduler.step()
     return np.array(lrs)
 
 
@@ -367,7 +386,8 @@ def schedule_planner_widget():
 
     return widgets.interactive(
         draw,
-        kinds=widgets.SelectMultiple(options=SCHEDULES, value=("cosine", "warmup + cosine", "SGDR"),
+        kinds=widgets.SelectMultiple(options=SCHEDULES,
+                                     value=("cosine", "warmup + cosine", "SGDR"),
                                      description="schedules"),
         base_lr=widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=0, description="base lr"),
         total_steps=widgets.IntSlider(value=100, min=20, max=1000, step=10, description="steps"),

@@ -103,3 +103,64 @@ def score(outcomes: dict[str, Outcome]) -> float:
 def failing(outcomes: dict[str, Outcome]) -> dict[str, str]:
     """grade_id -> message of each test cell that failed."""
     return {gid: o.message for gid, o in outcomes.items() if not o.passed}
+
+
+def assert_fails(outcomes: dict[str, Outcome], expected: dict[str, str]) -> None:
+    """Assert that exactly the test cells of ``expected`` (grade_id -> words) failed, each
+    message holding its words."""
+    got = failing(outcomes)
+    assert set(got) == set(expected), got
+    for grade_id, words in expected.items():
+        assert words.lower() in got[grade_id].lower(), (grade_id, got[grade_id])
+
+
+def assert_wrong_submissions(chapter: str, wrong) -> None:
+    """Assert that each ``Wrong`` record of ``tests/submissions`` scores and fails in-process
+    as it declares (the round trip then proves the same through nbgrader)."""
+    for record in wrong:
+        outcomes = run_exercises(chapter, record.replace)
+        assert score(outcomes) == record.score, (record.name, failing(outcomes))
+        assert_fails(outcomes, record.fails)
+
+
+def lying_str(says: str) -> str:
+    """Source of ``class Liar(str)``: equal to everything, and its ``strip``, ``lower`` and
+    ``split`` all return ``says``; a check that reads only the characters is not fooled."""
+    return ("class Liar(str):\n    def __eq__(self, other):\n        return True\n"
+            "    __hash__ = str.__hash__\n"
+            f"    def strip(self, *args):\n        return {says!r}\n"
+            f"    def lower(self):\n        return {says!r}\n"
+            f"    def split(self, *args):\n        return [{says!r}]\n")
+
+
+# Numbers that lie (for text, ``lying_str``): prepend to a replaced cell's source, then return one
+# of these. A check that compares a student's object with ``==``, ``<`` or ``len`` is fooled by
+# them; the trusted conversions of ``course.checks`` are not.
+LIARS = '''
+class AlwaysEqual:
+    """Claims to equal, exceed and undercut everything."""
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+    def __bool__(self): return True
+    def __abs__(self): return self
+    __sub__ = __rsub__ = __add__ = __radd__ = __mul__ = __rmul__ = __truediv__ = lambda s, o: s
+    def __hash__(self): return 0
+
+
+class LyingFloat(float):
+    """A float that equals everything."""
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+    def __hash__(self): return 0
+
+
+class LyingList(list):
+    """A list that equals everything and claims to hold 5 items, whatever it holds."""
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+    def __len__(self): return 5
+    def __hash__(self): return 0
+'''

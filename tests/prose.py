@@ -83,6 +83,8 @@ class Stated:
             rounded = float(f"{known:.{self.significant - 1}e}") if known else 0.0
         else:
             scale = 10.0 ** -self.decimals
+            if not math.isfinite(known / scale):  # far too large to be written with decimals
+                return False
             rounded = math.floor(known / scale + 0.5) * scale  # half up, as people round
         return math.isclose(rounded, stated, rel_tol=1e-9, abs_tol=1e-300)
 

@@ -24,6 +24,7 @@ def torch_f(landscape, w):
         "Beale": (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2
         + (2.625 - x + x * y**3) ** 2,
         "x^2-y^2": x**2 - y**2,
+        "tanh unit": 0.5 * ((torch.tanh(-x + y) + 0.5) ** 2 + (torch.tanh(x + y) - 0.5) ** 2),
     }[landscape.name]
 
 

@@ -96,5 +96,19 @@ def test_noise_and_slope():
     X = rng.normal(size=(1000, 3))
     y = X @ np.array([2.0, -1.5, 0.5]) + 0.5 * rng.normal(size=1000)
     sizes = [1, 2, 4, 8, 16, 32, 64]
-    noise = [mb.gradient_noise(X, y, np.zeros(3), b, 2000, seed=1) for b in sizes]
+    rng = np.random.default_rng(1)
+    noise = [mb.gradient_noise(X, y, np.zeros(3), b, 2000, rng) for b in sizes]
     assert abs(mb.loglog_slope(sizes, noise) + 0.5) < 0.05
+
+
+def test_noise_formula_by_exact_enumeration():
+    # every batch of 2 of 5 samples, equally likely: the mean squared distance, by brute force
+    from itertools import combinations
+
+    rng = np.random.default_rng(3)
+    X, y, w = rng.normal(size=(5, 2)), rng.normal(size=5), rng.normal(size=2)
+    full = mb.mse_gradient(w, X, y)
+    squared = [np.sum((mb.mse_gradient(w, X[list(b)], y[list(b)]) - full) ** 2)
+               for b in combinations(range(5), 2)]
+    assert mb.gradient_noise_formula(X, y, w, 2) == pytest.approx(np.sqrt(np.mean(squared)),
+                                                                  rel=1e-12)

@@ -1,6 +1,6 @@
 """Curvature and what it says about gradient descent (chapter 2): critical points, the largest
 stable learning rate, the condition number, the best fixed step on a quadratic and the number of
-steps it needs, and random restarts on a landscape with several minima."""
+steps it needs, Newton's step, and random restarts on a landscape with several minima."""
 
 import math
 
@@ -23,11 +23,16 @@ def _eigenvalues(hessian) -> np.ndarray:
     return np.linalg.eigvalsh(h)
 
 
-def condition_number(hessian) -> float:
-    """lambda_max / lambda_min of a positive-definite Hessian."""
+def _positive_eigenvalues(hessian) -> np.ndarray:
     eig = _eigenvalues(hessian)
     if eig[0] <= 0:
         raise ValueError(f"the Hessian is not positive definite: eigenvalues {eig}")
+    return eig
+
+
+def condition_number(hessian) -> float:
+    """lambda_max / lambda_min of a positive-definite Hessian."""
+    eig = _positive_eigenvalues(hessian)
     return float(eig[-1] / eig[0])
 
 
@@ -54,6 +59,14 @@ def iterations_to_reduce(eigenvalues, factor: float, lr: float | None = None) ->
     if rate == 0:
         return 1
     return math.ceil(math.log(factor) / (-2 * math.log(rate)) - 1e-12)
+
+
+def newton_step(w, grad, hess) -> np.ndarray:
+    """w - H^{-1} grad: the minimum of the quadratic model of the loss at w (H positive
+    definite)."""
+    _positive_eigenvalues(hess)
+    return np.asarray(w, dtype=float) - np.linalg.solve(np.asarray(hess, dtype=float),
+                                                        np.asarray(grad, dtype=float))
 
 
 def random_restarts(f, grad, starts, lr: float, steps: int):

@@ -1,6 +1,9 @@
-"""The LR range test (Smith's "LR finder"): one training step per learning rate, the rates
-growing geometrically, the loss smoothed with a bias-corrected moving average, and the sweep
-stopped once the smoothed loss passes ``stop_factor`` times its best."""
+"""The LR range test of the chapter-4 exercise, in its ``train_step`` form: one training step per
+learning rate, the rates growing geometrically from ``lr_min`` to ``lr_max``, the loss smoothed
+with a bias-corrected moving average, and the sweep stopped once the smoothed loss passes
+``stop_factor`` times its best. (Smith, 2017, raised the rate linearly; this exponential, smoothed
+form is fastai's ``lr_find``, which ``course.lr_range`` follows line by line with fastai's own
+spacing ``k / steps``.)"""
 
 import math
 

@@ -45,17 +45,26 @@ def sgd(X, y, w0, lr, epochs, seed=0):
     return minibatch_gd(X, y, w0, lr, 1, epochs, seed)
 
 
-def gradient_noise(X, y, w, batch_size: int, n_batches: int, seed: int = 0) -> float:
-    """Root-mean-square distance between the gradient of a full-size mini-batch (as drawn by
-    ``minibatches``) and the full-data gradient, over ``n_batches`` batches."""
-    rng = np.random.default_rng(seed)
+def gradient_noise(X, y, w, batch_size: int, n_batches: int, rng: np.random.Generator) -> float:
+    """Root-mean-square distance between mini-batch gradients at ``w`` and the full-data gradient,
+    over ``n_batches`` batches of ``batch_size`` samples, each drawn without replacement with
+    ``rng.choice`` (the chapter-3 exercise's recipe)."""
     full = mse_gradient(w, X, y)
     squared = []
-    while len(squared) < n_batches:
-        for batch in minibatches(len(y), batch_size, rng):
-            if len(batch) == batch_size and len(squared) < n_batches:
-                squared.append(np.sum((mse_gradient(w, X[batch], y[batch]) - full) ** 2))
+    for _ in range(n_batches):
+        batch = rng.choice(len(y), batch_size, replace=False)
+        squared.append(np.sum((mse_gradient(w, X[batch], y[batch]) - full) ** 2))
     return float(np.sqrt(np.mean(squared)))
+
+
+def gradient_noise_formula(X, y, w, batch_size: int) -> float:
+    """The closed form of ``gradient_noise`` for batches drawn without replacement:
+    sqrt(sigma^2 / B * (N - B) / (N - 1)), sigma^2 the summed variance of the per-sample
+    gradients at ``w``."""
+    per_sample = 2 * X * (X @ w - y)[:, None]
+    sigma2 = per_sample.var(axis=0).sum()
+    n = len(y)
+    return float(np.sqrt(sigma2 / batch_size * (n - batch_size) / (n - 1)))
 
 
 def loglog_slope(x, y) -> float:

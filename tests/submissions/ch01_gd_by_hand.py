@@ -1,8 +1,9 @@
-"""Known-wrong submissions of chapter 1 (gradient descent by hand): 20 points in all.
+"""Known-wrong submissions of chapter 1 (gradient descent by hand): 22 points in all.
 
 Points per test cell: test_gd_step 2, test_run_gd 3, test_hand_steps 3, test_classify_run 3,
-test_mse_gradients 3, test_numerical_gradient 2, four concept checks 1 each. ``run_gd`` calls the
-student's ``gd_step``, so a wrong step also costs the run; the other cells test one thing each.
+test_line_mse_gradients 3, test_numerical_gradient 2, six concept checks 1 each. ``run_gd`` calls
+the student's ``gd_step``, so a wrong step also costs the run; the other cells test one thing
+each. ``tests/test_ch01_grading.py`` proves each message in-process; these go through nbgrader.
 """
 
 from tests.submissions import Wrong
@@ -21,7 +22,7 @@ WRONG = [
         name="gradient_added",
         mistake="gd_step adds the gradient instead of subtracting it",
         replace={"gd_step": "def gd_step(w, grad, lr):\n    return w + lr * grad\n"},
-        score=15,
+        score=17,
         fails={"test_gd_step": "add the gradient instead of subtracting",
                "test_run_gd": "did you add the gradient"},
     ),
@@ -37,7 +38,7 @@ def run_gd(grad_fn, w0, lr, n_steps):
         path.append(w)
     return np.array(path)
 '''},
-        score=17,
+        score=19,
         fails={"test_run_gd": "one step short"},
     ),
     Wrong(
@@ -48,19 +49,19 @@ w1 = 0 - 0.2 * (0 - 4)
 w2 = w1 - 0.2 * (w1 - 4)
 w3 = w2 - 0.2 * (w2 - 4)
 '''},
-        score=17,
+        score=19,
         fails={"test_hand_steps": "forget the factor 2"},
     ),
     Wrong(
         name="mse_gradient_without_mean",
         mistake="the MSE gradient sums over the houses instead of averaging",
-        replace={"mse_gradients": '''
-def mse_gradients(w, b, x, y):
+        replace={"line_mse_gradients": '''
+def line_mse_gradients(w, b, x, y):
     error = w * x + b - y
     return 2 * np.sum(error * x), 2 * np.sum(error)
 '''},
-        score=17,
-        fails={"test_mse_gradients": "sum instead of taking the mean"},
+        score=19,
+        fails={"test_line_mse_gradients": "sum instead of taking the mean"},
     ),
     Wrong(
         name="divergence_called_oscillation",
@@ -77,7 +78,7 @@ def classify_run(path, w_star, tol=1e-3):
         return "converged"
     return "slow"
 '''},
-        score=17,
+        score=19,
         fails={"test_classify_run": "test for divergence before testing for oscillation"},
     ),
     Wrong(
@@ -88,7 +89,7 @@ def classify_run(path, w_star, tol=1e-3):
     error = np.asarray(path, dtype=float) - w_star
     if abs(error[-1]) > abs(error[0]):
         return "diverged"''' + _CLASSIFY_TAIL},
-        score=17,
+        score=19,
         fails={"test_classify_run": "reached inf and nan"},
     ),
     Wrong(
@@ -104,14 +105,81 @@ def numerical_gradient(f, w, h=1e-5):
         grad[i] = (f(w + step) - f(w - step)) / h
     return grad
 '''},
-        score=18,
+        score=20,
         fails={"test_numerical_gradient": "divide the difference by 2h"},
     ),
     Wrong(
         name="seed_quiz_answer_w1",
         mistake="answers the quiz with w1 = 3.0 instead of w2 = 4.2",
         replace={"concept_a": 'answer_a = "a"\n'},
-        score=19,
+        score=21,
         fails={"test_concept_a": "3.0 is w1"},
+    ),
+    Wrong(
+        name="gd_step_in_place",
+        mistake="gd_step changes w in place (w -= lr * grad) and returns it",
+        replace={"gd_step": "def gd_step(w, grad, lr):\n    w -= lr * grad\n    return w\n"},
+        score=17,
+        fails={"test_gd_step": "changed the arrays passed to it",
+               "test_run_gd": "every point of the trajectory is the last one"},
+    ),
+    Wrong(
+        name="numerical_gradient_forward_difference",
+        mistake="numerical_gradient uses the forward difference (f(w + h e) - f(w)) / h",
+        replace={"numerical_gradient": '''
+def numerical_gradient(f, w, h=1e-5):
+    w = np.asarray(w, dtype=float)
+    return np.array([(f(w + h * e) - f(w)) / h for e in np.eye(w.size)])
+'''},
+        score=20,
+        fails={"test_numerical_gradient": "that is the forward difference"},
+    ),
+    Wrong(
+        name="classify_run_answer_equal_to_everything",
+        mistake="classify_run returns an object whose __eq__ always says True",
+        replace={"classify_run": '''
+class Anything:
+    def __eq__(self, other):
+        return True
+    __hash__ = object.__hash__
+
+def classify_run(path, w_star, tol=1e-3):
+    return Anything()
+'''},
+        score=19,
+        fails={"test_classify_run": "should be text"},
+    ),
+    Wrong(
+        name="right_in_another_style",
+        mistake="none: lists, loops, Python floats and in-place updates on copies",
+        replace={
+            "gd_step": "def gd_step(w, grad, lr):\n    new = np.array(w, dtype=float)\n"
+                       "    new -= lr * np.asarray(grad, dtype=float)\n"
+                       "    return float(new) if new.ndim == 0 else new\n",
+            "run_gd": "def run_gd(grad_fn, w0, lr, n_steps):\n"
+                      "    path = [np.array(w0, dtype=float)]\n"
+                      "    for _ in range(n_steps):\n"
+                      "        path.append(gd_step(path[-1], grad_fn(path[-1]), lr))\n"
+                      "    return [np.asarray(p).tolist() for p in path]\n",
+            "hand_steps": "w1, w2, w3 = 8 / 5, 64 / 25, 392 / 125\n",
+            "classify_run": "def classify_run(path, w_star, tol=1e-3):\n"
+                            "    e = [float(p) - w_star for p in path]\n"
+                            "    if any(x != x or abs(x) == float('inf') for x in e) "
+                            "or abs(e[-1]) > abs(e[0]):\n"
+                            "        return 'Diverged'\n"
+                            "    if abs(e[-1]) <= tol:\n        return ' converged '\n"
+                            "    last = e[-4:]\n"
+                            "    if len(last) == 4 and all(a * b < 0\n"
+                            "                              for a, b in zip(last, last[1:])):\n"
+                            "        return 'OSCILLATING'\n    return 'slow'\n",
+            "line_mse_gradients": "def line_mse_gradients(w, b, x, y):\n    dw = db = 0.0\n"
+                                  "    for xi, yi in zip(x, y):\n        e = w * xi + b - yi\n"
+                                  "        dw += 2 * e * xi / len(x)\n"
+                                  "        db += 2 * e / len(x)\n"
+                                  "    return [dw, db]\n",
+            "concept_a": 'answer_a = "B "\n', "concept_b": "critical_lr = 2 // 2\n",
+            "concept_d": "best_point = [50, 25]\n",
+        },
+        score=22,
     ),
 ]
