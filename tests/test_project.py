@@ -153,6 +153,14 @@ def test_lectures_do_not_use_the_reference_solutions(path):
         f"{rel(path)} uses course.reference: demonstrate with torch.optim instead")
 
 
+@pytest.mark.parametrize("path", [p for p in sorted(SOURCE.glob("ch*/*.ipynb"))
+                                  if not p.parent.name.startswith("ch08_")], ids=rel)
+def test_only_chapter_8_uses_the_showdown(path):
+    """The LR range test of chapter 4 is course.lr_range, which the showdown uses too; the
+    showdown package itself is chapter 8's."""
+    assert "course.showdown" not in path.read_text(), f"{rel(path)} imports course.showdown"
+
+
 PRIVATE_TORCH = re.compile(r"\btorch\.(?:_[A-Za-z0-9]|ops\b)")  # torch._x, torch.ops (not __x__)
 
 
