@@ -54,8 +54,10 @@ def _float32_rounding(raw, got: np.ndarray, expected: np.ndarray) -> bool:
     return (handed_float32 or single(got)) and not single(expected)
 
 
-def as_float_array(value, name: str = "the answer", *, shape=None, finite=True) -> np.ndarray:
-    """``value`` as a float array, or an ``AssertionError`` that says why it cannot be one."""
+def as_float_array(value, name: str = "the answer", *, shape=None, finite=True,
+                   nonfinite: str | None = None) -> np.ndarray:
+    """``value`` as a float array, or an ``AssertionError`` that says why it cannot be one;
+    ``nonfinite`` is what to add when it holds NaN or inf (the likely cause)."""
     if value is None:
         raise AssertionError(f"{name} is None: did you forget to `return` it, or to assign it?")
     if isinstance(value, str | bytes):
@@ -69,7 +71,8 @@ def as_float_array(value, name: str = "the answer", *, shape=None, finite=True) 
     if shape is not None and arr.shape != tuple(shape):
         raise AssertionError(f"{name} should have shape {tuple(shape)}, got shape {arr.shape}")
     if finite and not np.all(np.isfinite(arr)):
-        raise AssertionError(f"{name} contains NaN or inf: {_show(arr)}")
+        message = f"{name} contains NaN or inf: {_show(arr)}"
+        raise AssertionError(f"{message}: {nonfinite}" if nonfinite else message)
     return arr
 
 
@@ -97,16 +100,18 @@ def as_text(value, name: str = "the answer") -> str:
 
 
 def check_close(name: str, got, expected, *, rtol: float = 1e-6, atol: float = 1e-9,
-                mistakes: Iterable[tuple[object, str]] = (), hint: str | None = None) -> None:
+                mistakes: Iterable[tuple[object, str]] = (), hint: str | None = None,
+                nonfinite: str | None = None) -> None:
     """Assert that ``got`` equals ``expected`` within ``rtol``/``atol``.
 
     ``mistakes`` pairs the answer a known mistake gives with what to tell the student about it:
     ``check_close("w1", w1, 0.6, mistakes=[(-0.6, "did you add the gradient?")])``.
-    ``hint`` is said whenever the check fails and no known mistake matched.
+    ``hint`` is said whenever the check fails and no known mistake matched; ``nonfinite`` when
+    the answer holds NaN or inf where the expected value does not.
     """
     expected = np.asarray(expected, dtype=float)
     finite = bool(np.all(np.isfinite(expected)))
-    arr = as_float_array(got, name, shape=expected.shape, finite=finite)
+    arr = as_float_array(got, name, shape=expected.shape, finite=finite, nonfinite=nonfinite)
     if np.allclose(arr, expected, rtol=rtol, atol=atol, equal_nan=True):
         return
     shown_expected, shown_got = _show_both(expected, arr)
@@ -250,7 +255,7 @@ def checked_step(optimizer, params, grads, name: str = "step"):
 
 def check_same_steps(name: str, student, reference, params, grad_fn, *, steps: int = 100,
                      lr_at=None, rtol: float = 1e-9, atol: float = 1e-12,
-                     hint: str | None = None) -> None:
+                     hint: str | None = None, nonfinite: str | None = None) -> None:
     """Run two fresh optimizers side by side and assert they take the same steps.
 
     Both start from ``params``; at step ``k`` (counted from 1) each gets ``grad_fn`` of its own
@@ -258,7 +263,8 @@ def check_same_steps(name: str, student, reference, params, grad_fn, *, steps: i
     learning-rate drop mid-run tells a buffer holding ``lr * g`` from one holding ``g``).
     The student's step must return a new array and leave its inputs untouched. On the first
     step that differs the message says which step, what the learning rate did, what was
-    expected and what came, then ``hint``.
+    expected and what came, then ``hint`` (``nonfinite`` instead when the student's step gave
+    NaN or inf).
     """
     p_student = p_reference = np.array(params, dtype=float)
     previous_lr = None
@@ -278,7 +284,8 @@ def check_same_steps(name: str, student, reference, params, grad_fn, *, steps: i
         if not (np.array_equal(given_p, kept_p) and np.array_equal(given_g, kept_g)):
             raise AssertionError(f"{name}: step {k} changed the arrays passed to it; "
                                  "compute new parameters and return them instead")
-        got = as_float_array(returned, f"{name} after step {k}", shape=p_reference.shape)
+        got = as_float_array(returned, f"{name} after step {k}", shape=p_reference.shape,
+                             nonfinite=nonfinite)
         if not np.allclose(got, p_reference, rtol=rtol, atol=atol):
             where = {1: f"step 1{lr_note} differs",
                      2: f"step 1 agrees, step 2{lr_note} does not"}.get(

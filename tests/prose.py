@@ -131,7 +131,8 @@ def numbers_in(markdown: str, notebook: str = "lecture", cell: int = 0) -> list[
     stated = []
 
     def power_of_ten(m):  # "10⁻⁸" and "10^{6}" alone; the 10 of "4×10⁷" is read with its 4
-        if re.search(r"(×|x|\\times|·|\\cdot)\s*$", text[max(m.start() - 8, 0):m.start()]):
+        # (a digit before the sign: "\eta\cdot 10^{-9}" and "\approx 10^{-6}" are powers alone)
+        if re.search(r"\d\s*(×|x|\\times|·|\\cdot)\s*$", text[max(m.start() - 12, 0):m.start()]):
             return m.group(0)
         stated.append(Stated(notebook, cell, m.group(0), 10.0 ** _exponent(m), None, 1,
                              _around(markdown, m), m.start()))

@@ -203,6 +203,14 @@ def test_classify_run_mistakes_are_named(source, words):
     fails({"classify_run": source}, {"test_classify_run": words})
 
 
+def test_classify_run_reading_three_points_as_three_steps_fails_the_hidden_short_path():
+    # "changes sign at each of the last three steps" needs four points; a sign test on the last
+    # three points calls [0, 3, 1.5] (errors -2, 1, -0.5) oscillating
+    three_points = OSCILLATING.replace("error[-4:]", "error[-3:]").replace("== 4", "== 3")
+    fails({"classify_run": classify(DIVERGED.format(cmp=">"), CONVERGED, three_points)},
+          {"test_classify_run": "classify_run([0.0, 3.0, 1.5], 2.0)"})
+
+
 @pytest.mark.parametrize("source", [
     # upper case and spaces, NumPy strings, plain Python lists and loops
     classify(DIVERGED.format(cmp=">"), CONVERGED, OSCILLATING, tail="    return ' Slow '\n"),

@@ -308,3 +308,19 @@ def test_from_scratch_switches_torch_optim_off_and_back_on():
         pass
     np.testing.assert_allclose(TorchSGD(0.1).step(np.array([1.0]), np.array([2.0])), [0.8])
     assert torch.optim.Adam.step.__name__ == "step"
+
+
+def test_nan_or_inf_is_explained_when_a_cause_is_known():
+    with pytest.raises(AssertionError, match=r"^w1 contains NaN or inf: nan: add 1 to t first$"):
+        check_close("w1", np.nan, 0.6, hint="other", nonfinite="add 1 to t first")
+    with pytest.raises(AssertionError, match=r"^w1 contains NaN or inf: nan$"):
+        check_close("w1", np.nan, 0.6, hint="other")
+
+    class NaNFromStep2(SGD):
+        def step(self, params, grads):
+            self.k = getattr(self, "k", 0) + 1
+            return super().step(params, grads) * (np.nan if self.k == 2 else 1.0)
+
+    with pytest.raises(AssertionError, match=r"sgd after step 2 contains NaN or inf: .*: t first$"):
+        check_same_steps("sgd", NaNFromStep2(0.1), SGD(0.1), [1.0], lambda p: 2 * p,
+                         hint="other", nonfinite="t first")

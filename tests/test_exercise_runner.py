@@ -1,6 +1,8 @@
 """tests/exercise_runner.py reports what nbgrader would: a cell fails when it raises or writes to
 stderr, every cell runs, hidden tests can be left out."""
 
+import pytest
+
 from tests.exercise_runner import failing, run_exercises, score
 
 ADDED = "def gd_step(w, grad, lr):\n    return w + lr * grad\n"
@@ -37,3 +39,15 @@ def test_text_on_stderr_in_a_test_cell_fails_it():
 def test_skipped_cells_do_not_run():
     outcomes = run_exercises("ch01_gd_by_hand", {"gd_step": ADDED}, skip={"test_gd_step"})
     assert "test_gd_step" not in outcomes and outcomes["test_mse_gradients"].passed
+
+
+def test_assert_fails_names_the_cells_and_their_words():
+    from tests.exercise_runner import assert_fails
+
+    outcomes = run_exercises("ch01_gd_by_hand", {"gd_step": ADDED}, hidden=False)
+    failed = set(failing(outcomes))
+    assert_fails(outcomes, dict.fromkeys(failed, "add the gradient"))
+    with pytest.raises(AssertionError):
+        assert_fails(outcomes, {})
+    with pytest.raises(AssertionError):
+        assert_fails(outcomes, dict.fromkeys(failed, "words it does not hold"))

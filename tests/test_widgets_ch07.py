@@ -83,3 +83,40 @@ def test_widget_redraws_with_its_controls_and_closes_its_figures(monkeypatch):
 def test_bad_input_is_a_clear_error(kwargs, words):
     with pytest.raises(ValueError, match=words):
         widgets.optimizer_race_figure(**kwargs)
+
+
+def test_race_losses_run_the_scales_side_by_side_as_separate_runs_would():
+    scales = (0.5, 1.0, 10**0.7)
+    losses = widgets.race_losses("rosenbrock", lr_scales=scales, steps=60)
+    assert list(losses) == ["SGD", "SGD + momentum 0.9", "RMSprop", "Adam"]
+    for i, scale in enumerate(scales):
+        racers = [(label, name, {**hyper, "lr": hyper["lr"] * scale})
+                  for label, name, hyper in widgets.RACE_DEFAULTS["rosenbrock"]["racers"]]
+        alone = widgets.race_paths("rosenbrock", steps=60, racers=racers)
+        for label, path in alone.items():
+            expected = landscapes.rosenbrock.f(path[-1])
+            np.testing.assert_array_equal(losses[label][i], expected)  # NaN where it diverged
+    assert np.isnan(losses["SGD"][2]) and np.isfinite(losses["Adam"]).all()
+
+
+def test_race_rates_figure_draws_a_line_per_racer_and_marks_divergence():
+    scales = (1.0, 10**0.7)
+    grid = {name: widgets.race_losses(name, lr_scales=scales, steps=30)
+            for name in ("rosenbrock", "beale")}
+    fig = widgets.race_rates_figure(grid, scales)
+    ax_rosenbrock, ax_beale = fig.axes
+    assert ax_rosenbrock.get_title() == "Rosenbrock" and ax_beale.get_title() == "Beale"
+    assert ax_rosenbrock.get_xscale() == ax_rosenbrock.get_yscale() == "log"
+    labels = [t.get_text() for t in ax_rosenbrock.get_legend().get_texts()]
+    assert labels == ["SGD", "SGD + momentum 0.9", "RMSprop", "Adam"]
+    crosses = [line for line in ax_rosenbrock.get_lines()
+               if line.get_marker() == "x" and len(line.get_xdata())]
+    assert len(crosses) == int(sum(np.isnan(v).sum() for v in grid["rosenbrock"].values())) > 0
+    plt.close(fig)
+
+
+def test_race_losses_refuse_bad_scales_and_landscapes():
+    with pytest.raises(ValueError, match="every lr scale must be > 0"):
+        widgets.race_losses("beale", lr_scales=(1.0, 0.0))
+    with pytest.raises(ValueError, match="landscape must be one of"):
+        widgets.race_losses("ravine")

@@ -1,19 +1,25 @@
-"""Known-wrong submissions of chapter 6 (RMSprop and AdaGrad): 19 points in all.
+"""Known-wrong submissions of chapter 6 (RMSprop and AdaGrad): 21 points in all.
 
 Points per test cell: test_hand_step 2, test_rmsprop_first_step 2, test_rmsprop_eps 2,
-test_rmsprop_many_steps 3, test_rmsprop_weight_decay 1, test_adagrad_steps 2,
-test_adagrad_options 2, test_rmsprop_step_sizes 2, three concept checks 1 each.
+test_rmsprop_many_steps 3, test_rmsprop_weight_decay 1, test_rmsprop_centered 2,
+test_adagrad_steps 2, test_adagrad_options 2, test_rmsprop_step_sizes 2, three concept checks 1
+each. ``tests/test_ch06_grading.py`` feeds many more mistakes through the fast in-process runner;
+these few go through real nbgrader.
 """
 
 from tests.submissions import Wrong
 
+TOTAL = 21
+
 _RMSPROP_HEAD = '''class RMSprop:
-    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0):
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, centered=False):
         self.lr = lr
         self.alpha = alpha
         self.eps = eps
         self.weight_decay = weight_decay
+        self.centered = centered
         self.v = None
+        self.m = None
 
     def step(self, params, grads):
         p = np.array(params, dtype=float)
@@ -22,14 +28,25 @@ _RMSPROP_HEAD = '''class RMSprop:
             g = g + self.weight_decay * p
         if self.v is None:
             self.v = np.zeros_like(p)
+            self.m = np.zeros_like(p)
 '''
 
 _RIGHT_V = "        self.v = self.alpha * self.v + (1 - self.alpha) * g**2\n"
-_RIGHT_STEP = "        return p - self.lr * g / (np.sqrt(self.v) + self.eps)\n"
+_PLAIN_DENOM = "np.sqrt(self.v) + self.eps"
 
 
-def _rmsprop(body: str, head: str = _RMSPROP_HEAD) -> dict[str, str]:
-    return {"rmsprop": head + body}
+def _rmsprop(v: str = _RIGHT_V, plain_denom: str = _PLAIN_DENOM, head: str = _RMSPROP_HEAD,
+             lr: str = "self.lr", centered: str = "np.sqrt(self.v - self.m**2) + self.eps"
+             ) -> dict[str, str]:
+    """RMSprop with one piece replaced: the v update, the uncentered denominator, the head, the
+    learning rate read at the step, or the centered denominator."""
+    return {"rmsprop": head + v + f'''        if self.centered:
+            self.m = self.alpha * self.m + (1 - self.alpha) * g
+            denom = {centered}
+        else:
+            denom = {plain_denom}
+        return p - {lr} * g / denom
+'''}
 
 
 _ADAGRAD_HEAD = '''class Adagrad:
@@ -63,7 +80,7 @@ def _adagrad(body: str) -> dict[str, str]:
 _SIZES_SIGNATURE = "def rmsprop_step_sizes(grads, lr, alpha=0.99, eps=1e-8):\n" \
                    "    grads = np.asarray(grads, dtype=float)\n"
 
-RMSPROP_ALL = 2 + 2 + 3 + 1  # every RMSprop cell
+RMSPROP_ALL = 2 + 2 + 3 + 1 + 2  # every RMSprop cell
 
 WRONG = [
     # --- one RMSprop step by hand ---------------------------------------------------------------
@@ -71,72 +88,84 @@ WRONG = [
         name="hand_no_square_root",
         mistake="divides the hand step by v1 instead of its square root",
         replace={"hand_step": "g1 = 12.0\nv1 = 1.44\nw1 = 2 - 0.01 * 12 / 1.44\nw1_gd = 1.88\n"},
-        score=19 - 2,
+        score=TOTAL - 2,
         fails={"test_hand_step": "not by v1"},
     ),
     # --- RMSprop --------------------------------------------------------------------------------
     Wrong(
         name="rmsprop_eps_inside_root",
         mistake="RMSprop with eps inside the square root: sqrt(v + eps)",
-        replace=_rmsprop(_RIGHT_V
-                         + "        return p - self.lr * g / np.sqrt(self.v + self.eps)\n"),
-        score=19 - 2,
+        replace=_rmsprop(plain_denom="np.sqrt(self.v + self.eps)"),
+        score=TOTAL - 2,
         fails={"test_rmsprop_eps": "eps inside the square root"},
     ),
     Wrong(
         name="rmsprop_decay_0999",
         mistake="RMSprop decaying v with 0.999 (Adam's beta2) instead of alpha",
-        replace=_rmsprop("        self.v = 0.999 * self.v + 0.001 * g**2\n" + _RIGHT_STEP),
-        score=19 - RMSPROP_ALL,
+        replace=_rmsprop(v="        self.v = 0.999 * self.v + 0.001 * g**2\n"),
+        score=TOTAL - RMSPROP_ALL,
         fails={"test_rmsprop_first_step": "decays v with 0.999",
-               "test_rmsprop_eps": "expected",
+               "test_rmsprop_eps": "decays v with 0.999",
                "test_rmsprop_many_steps": "decays with self.alpha",
-               "test_rmsprop_weight_decay": "expected"},
+               "test_rmsprop_weight_decay": "decays v with 0.999",
+               "test_rmsprop_centered": "both moving averages with alpha"},
     ),
     Wrong(
-        name="rmsprop_v_starts_at_g_squared",
-        mistake="starts v at the first squared gradient instead of 0",
-        replace=_rmsprop(_RIGHT_STEP,
-                         head=_RMSPROP_HEAD.replace(
-                             "            self.v = np.zeros_like(p)\n",
-                             "            self.v = g**2\n"
-                             "        else:\n"
-                             "    " + _RIGHT_V)),
-        score=19 - RMSPROP_ALL,
-        fails={"test_rmsprop_first_step": "start at 0",
-               "test_rmsprop_eps": "expected",
-               "test_rmsprop_many_steps": "expected",
-               "test_rmsprop_weight_decay": "expected"},
+        name="rmsprop_bias_corrected",
+        mistake="RMSprop with Adam's bias correction of v (torch's RMSprop has none)",
+        replace=_rmsprop(head=_RMSPROP_HEAD.replace("        self.m = None\n",
+                                                    "        self.m = None\n        self.t = 0\n"),
+                         v=_RIGHT_V + "        self.t += 1\n",
+                         plain_denom="np.sqrt(self.v / (1 - self.alpha**self.t)) + self.eps"),
+        score=TOTAL - (RMSPROP_ALL - 2),
+        fails={"test_rmsprop_first_step": "bias-corrected v",
+               "test_rmsprop_eps": "v should start at 0",
+               "test_rmsprop_many_steps": "v should start at 0",
+               "test_rmsprop_weight_decay": "v should start at 0"},
     ),
     Wrong(
         name="rmsprop_no_square_root",
         mistake="divides by v + eps instead of sqrt(v) + eps",
-        replace=_rmsprop(_RIGHT_V + "        return p - self.lr * g / (self.v + self.eps)\n"),
-        score=19 - RMSPROP_ALL,
+        replace=_rmsprop(plain_denom="self.v + self.eps", centered="self.v - self.m**2 + self.eps"),
+        score=TOTAL - RMSPROP_ALL,
         fails={"test_rmsprop_first_step": "not by v",
-               "test_rmsprop_eps": "expected",
+               "test_rmsprop_eps": "not by v",
                "test_rmsprop_many_steps": "expected",
-               "test_rmsprop_weight_decay": "expected"},
+               "test_rmsprop_weight_decay": "not by v",
+               "test_rmsprop_centered": "expected"},
     ),
     Wrong(
         name="rmsprop_lr_read_once",
         mistake="stores the learning rate when built and ignores later changes of self.lr",
-        replace=_rmsprop(_RIGHT_V + _RIGHT_STEP.replace("self.lr", "self.lr0"),
-                         head=_RMSPROP_HEAD.replace("        self.v = None\n",
-                                                   "        self.v = None\n"
-                                                   "        self.lr0 = lr\n")),
-        score=19 - 3,
-        fails={"test_rmsprop_many_steps": "learning rate changed from 0.05 to 0.005"},
+        replace=_rmsprop(lr="self.lr0", head=_RMSPROP_HEAD.replace(
+            "        self.v = None\n", "        self.v = None\n        self.lr0 = lr\n")),
+        score=TOTAL - 3,
+        fails={"test_rmsprop_many_steps": "read self.lr at every step"},
     ),
     Wrong(
-        name="rmsprop_weight_decay_ignored",
-        mistake="never adds weight_decay * params to the gradient",
-        replace=_rmsprop(_RIGHT_V + _RIGHT_STEP,
-                         head=_RMSPROP_HEAD.replace("        if self.weight_decay:\n"
-                                                    "            g = g + self.weight_decay * p\n",
-                                                    "")),
-        score=19 - 1,
-        fails={"test_rmsprop_weight_decay": "weight_decay was ignored"},
+        name="rmsprop_weight_decay_after_v",
+        mistake="adds weight_decay * params to the gradient only after updating v with the raw "
+                "gradient",
+        replace=_rmsprop(
+            head=_RMSPROP_HEAD.replace("        if self.weight_decay:\n"
+                                       "            g = g + self.weight_decay * p\n", ""),
+            v=_RIGHT_V + "        g = g + self.weight_decay * p\n"),
+        score=TOTAL - 1,
+        fails={"test_rmsprop_weight_decay": "before the decay was added"},
+    ),
+    Wrong(
+        name="rmsprop_centered_ignored",
+        mistake="accepts centered=True but takes the plain step",
+        replace=_rmsprop(centered="np.sqrt(self.v) + self.eps"),
+        score=TOTAL - 2,
+        fails={"test_rmsprop_centered": "that is the uncentered step"},
+    ),
+    Wrong(
+        name="rmsprop_centered_root_minus_m",
+        mistake="centered denominator written sqrt(v) - m instead of sqrt(v - m**2)",
+        replace=_rmsprop(centered="np.sqrt(self.v) - self.m + self.eps"),
+        score=TOTAL - 2,
+        fails={"test_rmsprop_centered": "not sqrt(v) - m"},
     ),
     # --- AdaGrad --------------------------------------------------------------------------------
     Wrong(
@@ -145,7 +174,7 @@ WRONG = [
         replace=_adagrad(_RIGHT_START + "        self.sum = 0.99 * self.sum + 0.01 * g**2\n"
                          + _RIGHT_LR
                          + "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"),
-        score=19 - 2 - 2,
+        score=TOTAL - 2 - 2,
         fails={"test_adagrad_steps": "moving average",
                "test_adagrad_options": "expected"},
     ),
@@ -154,7 +183,7 @@ WRONG = [
         mistake="AdaGrad with eps inside the square root: sqrt(s + eps)",
         replace=_adagrad(_RIGHT_START + "        self.sum = self.sum + g**2\n" + _RIGHT_LR
                          + "        return p - lr * g / np.sqrt(self.sum + self.eps)\n"),
-        score=19 - 2,
+        score=TOTAL - 2,
         fails={"test_adagrad_steps": "eps inside the square root"},
     ),
     Wrong(
@@ -163,7 +192,7 @@ WRONG = [
         replace=_adagrad(_RIGHT_START + "        self.sum = self.sum + g**2\n"
                          + "        lr = self.lr / (1 + self.t * self.lr_decay)\n"
                          + "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"),
-        score=19 - 2,
+        score=TOTAL - 2,
         fails={"test_adagrad_options": "uses t - 1"},
     ),
     Wrong(
@@ -172,7 +201,7 @@ WRONG = [
         replace=_adagrad("        if self.sum is None:\n            self.sum = np.zeros_like(p)\n"
                          + "        self.sum = self.sum + g**2\n" + _RIGHT_LR
                          + "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"),
-        score=19 - 2,
+        score=TOTAL - 2,
         fails={"test_adagrad_options": "initial_accumulator_value was ignored"},
     ),
     Wrong(
@@ -180,7 +209,7 @@ WRONG = [
         mistake="builds the sum from the current gradient only, so every step has size lr",
         replace=_adagrad("        total = self.initial_accumulator_value + g**2\n" + _RIGHT_LR
                          + "        return p - lr * g / (np.sqrt(total) + self.eps)\n"),
-        score=19 - 2 - 2,
+        score=TOTAL - 2 - 2,
         fails={"test_adagrad_steps": "sum of all squared gradients",
                "test_adagrad_options": "expected"},
     ),
@@ -195,7 +224,7 @@ WRONG = [
         sizes.append(lr / (v + eps))
     return np.array(sizes)
 '''},
-        score=19 - 2,
+        score=TOTAL - 2,
         fails={"test_rmsprop_step_sizes": "not by v"},
     ),
     Wrong(
@@ -208,7 +237,7 @@ WRONG = [
         v = alpha * v + (1 - alpha) * g**2
     return np.array(sizes)
 '''},
-        score=19 - 2,
+        score=TOTAL - 2,
         fails={"test_rmsprop_step_sizes": "update v with each row first"},
     ),
     # --- concept checks -------------------------------------------------------------------------
@@ -216,7 +245,7 @@ WRONG = [
         name="concepts_uncorrected_and_rate",
         mistake="thinks the first step is lr and that AdaGrad's steps fall like 1/t",
         replace={"concepts": 'first_step_ratio = 1\nanswer_adagrad = "b"\nanswer_sqrt = "a"\n'},
-        score=19 - 2,
+        score=TOTAL - 2,
         fails={"test_concept_first_step": "not g²",
                "test_concept_adagrad": "not by t"},
     ),

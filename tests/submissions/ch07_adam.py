@@ -3,7 +3,8 @@
 Points per test cell: test_hand_step 2, test_adam_first_step 2, test_adam_eps 2,
 test_adam_many_steps 3, test_adam_weight_decay 1, test_adamw 3, test_simulate_first_moment 3,
 four concept checks 1 each. ``AdamW`` reuses the student's ``Adam``, so a mistake in Adam's core
-update also costs the AdamW cell.
+update also costs the AdamW cell. ``tests/test_ch07_grading.py`` feeds many more mistakes through
+the fast in-process runner; these go through real nbgrader.
 """
 
 from tests.submissions import Wrong
@@ -80,7 +81,7 @@ WRONG = [
                "test_adam_eps": "expected",
                "test_adam_many_steps": "t grows by one",
                "test_adam_weight_decay": "expected",
-               "test_adamw": "fix it first"},
+               "test_adamw": "fix Adam first"},
     ),
     Wrong(
         name="adam_t_incremented_after_correction",
@@ -120,6 +121,43 @@ WRONG = [
                "test_adamw": "step 2 does not"},
     ),
     Wrong(
+        name="adam_only_m_corrected",
+        mistake="corrects the bias of m but not of v, so the first step is 31.6 lr",
+        replace=_adam("        self.t += 1\n" + _MOMENTS
+                      + "        m_hat = self.m / (1 - beta1**self.t)\n"
+                        "        return p - self.lr * m_hat / (np.sqrt(self.v) + self.eps)\n"),
+        score=20 - ADAM_CORE,
+        fails={"test_adam_first_step": "only m was bias-corrected",
+               "test_adam_eps": "expected",
+               "test_adam_many_steps": "expected",
+               "test_adam_weight_decay": "expected",
+               "test_adamw": "fix Adam first"},
+    ),
+    Wrong(
+        name="adam_stateless",
+        mistake="starts m, v and t afresh at every step: sign descent, right for a constant "
+                "gradient",
+        replace=_adam("        self.t = 1\n        self.m = (1 - beta1) * g\n"
+                      "        self.v = (1 - beta2) * g**2\n"
+                      "        m_hat = self.m / (1 - beta1**self.t)\n"
+                      "        v_hat = self.v / (1 - beta2**self.t)\n"
+                      "        return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)\n"),
+        score=20 - 3 - 1 - 3,
+        fails={"test_adam_many_steps": "it does not start them afresh",
+               "test_adam_weight_decay": "step 2 does not",
+               "test_adamw": "step 2 does not"},
+    ),
+    Wrong(
+        name="adam_efficient_eps",
+        mistake="Kingma and Ba's 'efficient' form: eps added to the uncorrected sqrt(v)",
+        replace=_adam("        self.t += 1\n" + _MOMENTS
+                      + "        lr_t = self.lr * np.sqrt(1 - beta2**self.t)"
+                        " / (1 - beta1**self.t)\n"
+                        "        return p - lr_t * self.m / (np.sqrt(self.v) + self.eps)\n"),
+        score=20 - 2,
+        fails={"test_adam_eps": "'efficient' form"},
+    ),
+    Wrong(
         name="adam_decoupled_decay",
         mistake="Adam shrinks the weights (AdamW's decay) instead of adding weight_decay * p to g",
         replace=_adam("        p = p * (1 - self.lr * self.weight_decay)\n"
@@ -142,6 +180,20 @@ WRONG = [
         score=20,
     ),
     # --- AdamW ----------------------------------------------------------------------------------
+    Wrong(
+        name="adamw_no_op",
+        mistake="AdamW that returns the parameters unchanged",
+        replace=_adamw("        return np.array(params, dtype=float)\n"),
+        score=20 - 3,
+        fails={"test_adamw": "the weights did not move"},
+    ),
+    Wrong(
+        name="adamw_decay_ignored",
+        mistake="AdamW that takes the Adam step and forgets the decay",
+        replace=_adamw("        return super().step(params, grads)\n"),
+        score=20 - 3,
+        fails={"test_adamw": "weight_decay was ignored"},
+    ),
     Wrong(
         name="adamw_decay_after_step",
         mistake="AdamW that decays the weights after the Adam step instead of before",
@@ -216,6 +268,15 @@ WRONG = [
 '''},
         score=20 - 3,
         fails={"test_simulate_first_moment": "the first entry should be m_1"},
+    ),
+    Wrong(
+        name="simulation_closed_form",
+        mistake="returns the formula (1 - beta**t) * mean instead of simulating it",
+        replace={"simulate_first_moment": _SIM_SIGNATURE + """
+    return (1 - beta ** np.arange(1, steps + 1)) * grad_mean
+"""},
+        score=20 - 3,
+        fails={"test_simulate_first_moment": "seeds 0 and 1 gave exactly the same numbers"},
     ),
     # --- concept checks -------------------------------------------------------------------------
     Wrong(
