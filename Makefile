@@ -2,7 +2,10 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# The CPU build lies on local disk on the course machines; on a GPU box pip takes the CUDA build.
+# The lowest torch pyproject.toml allows, so CI tests the bottom of the range (tests/test_project.py
+# keeps the two in step). The CPU build lies on local disk on the course machines; elsewhere pip
+# downloads PyPI's build (on Linux the CUDA one, a few GB); on a machine without a GPU, install
+# the CPU build into .venv first: pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 TORCH  ?= torch==2.13.0
 PYTEST ?= $(PY) -m pytest
 GRADING_TESTS := tests/test_autograder_corpus.py tests/test_autograder_tools.py \

@@ -49,7 +49,7 @@ _DROP = [
 ]
 _NUMBER = re.compile(
     rf"(?P<sign>{_MINUS}|(?<![\w.)\]}}])-)?"
-    rf"(?P<mantissa>\d{{1,3}}(?:(?:{_SPACE}|,)\d{{3}})+(?![\d.])|\d+(?:\.\d+)?|\.\d+)"
+    rf"(?P<mantissa>\d{{1,3}}(?:(?:{_SPACE}|,|\\,)\d{{3}})+(?![\d.])|\d+(?:\.\d+)?|\.\d+)"
     rf"(?:(?P<e>[eE][-+]?\d+)"
     rf"|{_SPACE}*(?:×|\\times|x|\\cdot|·){_SPACE}*10(?:\^\{{?(?P<p>[-−]?\d+)\}}?"
     rf"|(?P<sup>[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+))"
@@ -101,7 +101,7 @@ def _around(markdown: str, m) -> str:
 def _read(text: str, markdown: str, notebook: str, cell: int) -> list[Stated]:
     found = []
     for m in _NUMBER.finditer(text):
-        mantissa = re.sub(f"{_SPACE}|,", "", m.group("mantissa"))
+        mantissa = re.sub(rf"{_SPACE}|\\,|,", "", m.group("mantissa"))  # 60 000, 60,000, 60\,000
         value = float(mantissa)
         digits = mantissa.replace(".", "").lstrip("0") or "0"
         decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0

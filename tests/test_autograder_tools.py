@@ -144,6 +144,7 @@ def test_no_student_cell_may_rebind_a_name_the_test_cells_rely_on():
     assert {"check_same_steps", "TorchOptimizer", "checked_step", "quiet"} <= used  # it reads them
     assert used <= harness_names()
     assert "from_scratch" in harness_names()  # no test cell calls it yet; one may
+    assert {"run_showdown", "trusted_race"} <= harness_names()  # chapter 8's race
 
 
 def test_cli_refuses_an_out_folder_inside_source(tmp_path):

@@ -340,8 +340,10 @@ def test_every_number_the_prose_states_is_known():
         # the seed's number (003), the 2×2 matrix, L = w² / 2 and x⁴ - 8x² + x
         0.035, 0.05, 0.5, 0.9, 0.99, 0.1, 0.01, 60, 200, 400,
         1e-6, 1e-3, 2.5, -0.2, 3.0,  # hyper-parameters, steps, tolerances, starts
+        12,  # the digits the visible plain step is checked to (rtol 1e-12)
     ]
     computed = [
+        round(-np.log10(np.finfo(np.float32).eps)),  # float32's digits
         lr_gd_steep, 2 * lr_gd_steep, 1 - 2 * lr_gd_steep,  # gradient descent's limit
         np.sqrt(0.5), 2 * (1 + 0.5), 1 + 0.5, 2 * (1 + 0.5) / 50,  # the 2×2 rate and the edge
         2 * np.sqrt(1.0),  # critical friction of w² / 2

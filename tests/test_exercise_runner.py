@@ -36,6 +36,11 @@ def test_text_on_stderr_in_a_test_cell_fails_it():
     assert set(outcomes["test_gd_step"].message.split()) == {"loud"}
 
 
+def test_skipped_cells_do_not_run():
+    outcomes = run_exercises("ch01_gd_by_hand", {"gd_step": ADDED}, skip={"test_gd_step"})
+    assert "test_gd_step" not in outcomes and outcomes["test_line_mse_gradients"].passed
+
+
 def test_assert_fails_names_the_cells_and_their_words():
     from tests.exercise_runner import assert_fails
 

@@ -150,3 +150,37 @@ def test_lectures_do_not_use_the_reference_solutions(path):
     text = path.read_text()
     assert "course.reference" not in text and "from course import reference" not in text, (
         f"{rel(path)} uses course.reference: demonstrate with torch.optim instead")
+
+
+@pytest.mark.parametrize("path", [p for p in sorted(SOURCE.glob("ch*/*.ipynb"))
+                                  if not p.parent.name.startswith("ch08_")], ids=rel)
+def test_only_chapter_8_uses_the_showdown(path):
+    """The LR range test of chapter 4 is course.lr_range, which the showdown uses too; the
+    showdown package itself is chapter 8's."""
+    assert "course.showdown" not in path.read_text(), f"{rel(path)} imports course.showdown"
+
+
+PRIVATE_TORCH = re.compile(r"\btorch\.(?:_[A-Za-z0-9]|ops\b)")  # torch._x, torch.ops (not __x__)
+
+
+def test_code_uses_public_torch_only():
+    """torch's private functions and raw operators carry no compatibility promise: the course
+    runs on torch's public API (the showdown's updates through torch.optim, for instance)."""
+    files = sorted([*(REPO / "course").rglob("*.py"), *(REPO / "autograder").rglob("*.py"),
+                    REPO / "tests" / "bench_showdown.py"])
+    found = [f"{rel(path)}:{n}: {line.strip()}" for path in files
+             for n, line in enumerate(path.read_text().splitlines(), start=1)
+             if PRIVATE_TORCH.search(line)]
+    assert not found, "private torch in:\n" + "\n".join(found)
+    assert PRIVATE_TORCH.search("torch._fused_adam_(") and PRIVATE_TORCH.search("torch.ops.aten")
+    assert not PRIVATE_TORCH.search("torch.__version__")
+
+
+def test_ci_installs_the_lowest_torch_the_package_allows():
+    """The torch range is one that is tested: pyproject.toml's lower bound is the version the
+    Makefile installs for `make setup` and CI."""
+    pinned = re.search(r"^TORCH\s*\?=\s*torch==([\d.]+)", (REPO / "Makefile").read_text(), re.M)
+    lowest = re.fullmatch(r">=([\d.]+)", pyproject_requirements()["torch"])
+    assert pinned and lowest, "the Makefile pins torch==X and pyproject.toml asks torch>=X"
+    assert tuple(map(int, pinned.group(1).split("."))) == tuple(
+        map(int, (lowest.group(1) + ".0").split(".")[:3]))

@@ -1,15 +1,37 @@
-"""The MNIST optimizer showdown: MLP 784→128 (ReLU)→10 trained with several optimizers on the
-same batches, on CPU or CUDA, written up as JSON, CSV, plots and a Markdown report.
+"""The MNIST optimizer showdown: the MLP 784→128 (ReLU)→10 trained with several optimizers,
+several seeds, the LR range test and learning-rate schedules, on CPU or CUDA, written up as
+JSON, CSV, plots and one Markdown report.
 
-Start with :func:`run_showdown`; the command line is ``python -m course.showdown``.
+Where to read: ``loop.py`` is the training loop as a tutorial writes it; ``fast/`` trains many
+models at once and is tested equal to it; ``runner.py`` runs the lab; ``report.py`` writes it
+up; ``cli.py`` is ``python -m course.showdown``.
+
+The names below are imported on first use, so ``import course.showdown.model`` stays light.
 """
 
-from course.showdown.lr_range import lr_range_test, plot_lr_range
-from course.showdown.registry import DEFAULT_OPTIMIZERS, REGISTRY, OptimizerSpec, register
-from course.showdown.report import plot_curves, summary, write_results
-from course.showdown.runner import compare_schedules, run_showdown
-from course.showdown.train import load_data, train_reference, train_stacked
+import importlib
 
-__all__ = ["run_showdown", "compare_schedules", "lr_range_test", "plot_lr_range", "register",
-           "REGISTRY", "DEFAULT_OPTIMIZERS", "OptimizerSpec", "load_data", "train_stacked",
-           "train_reference", "plot_curves", "summary", "write_results"]
+_EXPORTS = {
+    "run_lab": "runner", "run_showdown": "runner", "compare_schedules": "runner",
+    "mnist_lr_range": "runner",
+    "register": "optimizers", "resolve": "optimizers", "REGISTRY": "optimizers",
+    "DEFAULT_OPTIMIZERS": "optimizers", "OptimizerSpec": "optimizers",
+    "RunSpec": "records", "RunResult": "records", "EpochRecord": "records",
+    "load_data": "data", "train_plain": "loop", "train_stacked": "fast",
+    "plot_runs": "report", "summary": "report", "write_report": "report",
+    "MLP": "model",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'course.showdown' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"course.showdown.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

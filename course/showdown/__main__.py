@@ -1,5 +1,8 @@
 import sys
 
-from course.showdown.cli import main
+try:
+    from course.showdown.cli import main
+except KeyboardInterrupt:  # Ctrl-C while Python is still starting
+    sys.exit(130)
 
 sys.exit(main())

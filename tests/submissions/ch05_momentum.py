@@ -153,7 +153,8 @@ WRONG = [
     ),
     Wrong(
         name="sgd_in_float32",
-        mistake="computes in float32: right to 7 digits, so only the hidden tests see it",
+        mistake="computes in float32: right to 7 digits, which the visible plain step (12 digits) "
+                "and every hidden test see",
         replace=sgd(head=HEAD.replace("dtype=float)", "dtype=np.float32)"),
                     ret="        return (p - np.float32(self.lr) * g).astype(np.float32)\n"),
         score=TOTAL - SGD_POINTS,

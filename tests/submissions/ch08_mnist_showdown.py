@@ -2,13 +2,14 @@
 
 Points per test cell: test_myadam_first_step 2, test_myadam_eps 2, test_myadam_many_steps 4,
 test_train_step 2, test_train_step_zero_grad 2, test_showdown_ran 2, test_showdown_myadam 2,
-four questions 1 each. The showdown races the student's ``MyAdam``, so a broken Adam also costs
-``test_showdown_myadam`` (or, when it crashes, the showdown and the questions on its results).
+four questions 1 each. The showdown's test races the student's ``MyAdam`` again, so a broken Adam
+also costs ``test_showdown_myadam`` when it changes the training curve (eps inside the root does
+not: MNIST's gradients are far above sqrt(eps)), or the showdown when it diverges.
 """
 
 from tests.submissions import Wrong
 
-_HEAD = '''class MyAdam(torch.optim.Optimizer):
+HEAD = '''class MyAdam(torch.optim.Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
 
@@ -29,13 +30,14 @@ _HEAD = '''class MyAdam(torch.optim.Optimizer):
                 m, v = state["m"], state["v"]
 '''
 
-_MOMENTS = '''                m.mul_(beta1).add_(g, alpha=1 - beta1)
+MOMENTS = '''                m.mul_(beta1).add_(g, alpha=1 - beta1)
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
 '''
 
 
 def _myadam(body: str) -> dict[str, str]:
-    return {"myadam": _HEAD + body}
+    """The MyAdam of HEAD (its state made ready), then ``body``."""
+    return {"myadam": HEAD + body}
 
 
 WRONG = [
@@ -55,7 +57,7 @@ WRONG = [
         name="adam_without_bias_correction",
         mistake="MyAdam divides m by sqrt(v) without correcting either for the zero start",
         replace=_myadam('''                state["t"] += 1
-''' + _MOMENTS + '''                p.sub_(lr * m / (v.sqrt() + eps))
+''' + MOMENTS + '''                p.sub_(lr * m / (v.sqrt() + eps))
         return None
 '''),
         score=10.0,
@@ -69,22 +71,21 @@ WRONG = [
         mistake="MyAdam adds eps under the square root: sqrt(v_hat + eps)",
         replace=_myadam('''                state["t"] += 1
                 t = state["t"]
-''' + _MOMENTS + '''                m_hat = m / (1 - beta1**t)
+''' + MOMENTS + '''                m_hat = m / (1 - beta1**t)
                 v_hat = v / (1 - beta2**t)
                 p.sub_(lr * m_hat / (v_hat + eps).sqrt())
         return None
 '''),
-        score=10.0,
+        score=12.0,
         fails={"test_myadam_first_step": "eps outside the square root",
                "test_myadam_eps": "eps inside the square root",
-               "test_myadam_many_steps": "eps outside the square root",
-               "test_showdown_myadam": "follow torch.optim.Adam"},
+               "test_myadam_many_steps": "eps outside the square root"},
     ),
     Wrong(
         name="step_count_incremented_late",
         mistake="MyAdam corrects the bias with t before adding 1 to it (1 - beta**0 = 0 at first)",
         replace=_myadam('''                t = state["t"]
-''' + _MOMENTS + '''                m_hat = m / (1 - beta1**t)
+''' + MOMENTS + '''                m_hat = m / (1 - beta1**t)
                 v_hat = v / (1 - beta2**t)
                 p.sub_(lr * m_hat / (v_hat.sqrt() + eps))
                 state["t"] = t + 1
@@ -96,5 +97,34 @@ WRONG = [
                "test_myadam_many_steps": "step 1",
                "test_showdown_ran": "a run diverged: myadam",
                "test_showdown_myadam": "shape"},
+    ),
+    Wrong(
+        name="step_count_shared_by_the_parameters",
+        mistake="MyAdam keeps one step count on the optimizer, raised once per parameter",
+        replace={"myadam": '''class MyAdam(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
+                self.t += 1
+                state["m"].mul_(beta1).add_(p.grad, alpha=1 - beta1)
+                state["v"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                m_hat = state["m"] / (1 - beta1**self.t)
+                v_hat = state["v"] / (1 - beta2**self.t)
+                p.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
+'''},
+        score=14.0,
+        fails={"test_myadam_many_steps": "the step count is shared by all parameters",
+               "test_showdown_myadam": "follow torch.optim.Adam"},
     ),
 ]
