@@ -290,6 +290,9 @@ class _Watch:
             self.check_patches()  # before every test cell
             return
         is_cell = filename.startswith(("/tmp/ipykernel_", "<ipython-input"))
+        if not is_cell and os.path.isabs(filename) and not self._full(filename).startswith(
+                self.write_roots):
+            return  # a module of a read-only mount compiled as it is imported (no .pyc there)
         if is_cell or self.from_student():
             self.student_files.add(filename)
             for kind, detail in scan_source(source):
