@@ -9,10 +9,11 @@ STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
 PYTEST ?= $(PY) -m pytest
 GRADING_TESTS := tests/test_autograder_corpus.py tests/test_autograder_tools.py \
-                 tests/test_autograder_dask.py
+                 tests/test_autograder_dask.py tests/test_autograder_report.py
 BROWSER_TESTS := tests/test_browser.py
 
-.PHONY: setup test test-browser lint release lab showdown bench-showdown autograde check student-kit bench-autograde site clean
+.PHONY: setup test test-grading test-browser lint release lectures lab showdown bench-showdown \
+        autograde check student-kit bench-autograde bench-dask site clean
 
 setup: $(STAMP)
 
@@ -32,6 +33,10 @@ test: setup
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PYTEST) -p no:xdist $(GRADING_TESTS) $(BROWSER_TESTS)
 
 # The student flow in headless Chromium (needs Debian's chromium; .ci/run installs it).
+# The class-grading tests alone (they need bubblewrap: apt-get install bubblewrap).
+test-grading: setup
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PYTEST) -p no:xdist $(GRADING_TESTS)
+
 test-browser: setup
 	$(PYTEST) -p no:xdist $(BROWSER_TESTS)
 
@@ -39,7 +44,11 @@ lint: setup
 	$(PY) -m ruff check .
 
 release: setup
-	$(PY) -m autograder.release $(CHAPTERS)
+	$(PY) -m coursetools.release $(CHAPTERS)
+
+# Re-execute lectures in place (default: all): make lectures LECTURES=source/ch05_*/lecture.ipynb
+lectures: setup
+	$(PY) -m coursetools.lectures $(LECTURES)
 
 # JupyterLab 4 on the course, with nbgrader's and ipywidgets' lab extensions (pinned in pyproject).
 lab: setup
@@ -57,24 +66,31 @@ SITE ?= site
 site: setup
 	$(PY) -m sitebuild "$(SITE)"
 
-# ---- grading a class (autograder/) ------------------------------------------------------
+# ---- grading a class (autograder/) and the course tools around it (coursetools/) ----------
 SUBMISSIONS ?= submitted
 OUT         ?= graded
-WORKERS     ?= $(shell nproc 2>/dev/null || echo 2)
+WORKERS     ?=
+WORKER_ARGS  = $(if $(WORKERS),--workers $(WORKERS))
 STUDENTS    ?= 40
+DASK_STUDENTS ?= 500
 
+# Writes OUT/grades.csv, OUT/report.html, OUT/report.md, OUT/canvas_gradebook_import.csv, feedback
 autograde: setup
-	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)" --workers $(WORKERS) $(GRADE_ARGS)
+	$(PY) -m autograder.grade "$(SUBMISSIONS)" "$(OUT)" $(WORKER_ARGS) $(GRADE_ARGS)
 
 check: setup
 	@test -n "$(NOTEBOOK)" || { echo "usage: make check NOTEBOOK=release/<chapter>/exercises.ipynb"; exit 2; }
-	$(PY) -m autograder.check "$(NOTEBOOK)"
+	@$(PY) -m coursetools.check "$(NOTEBOOK)"
 
 student-kit: setup
-	$(PY) -m autograder.student_kit student-kit
+	$(PY) -m coursetools.student_kit student-kit
 
 bench-autograde: setup
-	$(PY) -m autograder.bench --students $(STUDENTS) --workers $(WORKERS)
+	$(PY) -m coursetools.bench_autograde --students $(STUDENTS) $(WORKER_ARGS) $(BENCH_ARGS)
+
+# A simulated class of DASK_STUDENTS submissions through the Dask path on a LocalCluster.
+bench-dask: setup
+	$(PY) -m coursetools.bench_dask --students $(DASK_STUDENTS) $(WORKER_ARGS)
 
 # ---- the MNIST optimizer showdown (course/showdown/) --------------------------------------
 SHOWDOWN_OUT  ?= results/showdown

@@ -6,6 +6,8 @@ out of the repository in ``nbgrader_work/`` (git-ignored); ``make release`` and 
 throw-away gradebook in a temporary course directory instead.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 c = get_config()  # noqa: F821 (nbgrader injects get_config)
@@ -26,3 +28,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Seconds one cell may run when autograding; every exercise cell takes well under a second to a
 # few seconds on a 2-core machine, so this only stops runaway loops.
 c.Execute.timeout = 60
+
+# Kernels talk to nbgrader over Unix sockets named after this process (as coursetools.kernels
+# does for the course's other tools), not TCP: a TCP port picked free can be taken by another
+# process's kernel before this one binds it. The grader sets its own, inside its sandbox.
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = os.path.join(tempfile.gettempdir(), f"gd-kernel-{os.getpid()}")

@@ -9,37 +9,51 @@ It runs outside the sandbox, as the grader, and
 - starts ``bwrap`` (bubblewrap): new PID, network, IPC and UTS namespaces (no network at all, not
   even loopback: the kernel talks to nbgrader over Unix sockets); read-only system, Python and
   ``course`` package; no ``source/``, ``release/``, gradebook or grader files; ``/tmp`` private;
-- inside, ``_inside.py`` sets the resource limits, drops to an unprivileged user of its own and
+- inside, ``inside.py`` sets the resource limits, drops to an unprivileged user of its own and
   starts the kernel with an audit hook that reports suspicious actions on a pipe;
 - kills the whole sandbox when the notebook's wall-clock limit runs out, and writes what happened
-  (exit code, timed out, flags) into the job folder, which the kernel cannot reach.
+  (exit code, timed out, the first 64 KiB of the kernel's stderr) into the job's folder, which the
+  kernel cannot reach.
 
-The job's settings come from the JSON file named by the environment variable
-``GD_SANDBOX_JOB`` (written by the grading worker before it calls nbgrader).
+The job comes from the JSON file named by the environment variable ``GD_SANDBOX_JOB`` (written by
+the grading worker before it calls nbgrader): the :class:`autograder.jobs.Job` and where this
+worker keeps its kernels' connection files.
 """
 
+import functools
+import importlib.util
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+from autograder.jobs import GradingError, Job, Limits
+from autograder.paths import COURSE_PACKAGE, REPO
+
 KERNEL_NAME = "gd-sandbox"
 JOB_ENV = "GD_SANDBOX_JOB"
-INSIDE = Path(__file__).with_name("_inside.py")
+INSIDE = Path(__file__).with_name("inside.py")
 SANDBOX_HOME = "/home/student"
 TOOL_DIR = "/opt/gd-sandbox"
+STDERR_BYTES = 64 << 10  # of each kernel's stderr, kept for the row's reason
+MAX_COPY_BYTES = 50 << 20  # of the notebook's folder, copied into the scratch folder
 # Threads count against the process limit and each reserves address space: keep them few.
 THREAD_ENV = {name: "1" for name in (
     "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")}
+NAMESPACE_FIX = (
+    "let unprivileged users create user namespaces (`sysctl -w kernel.unprivileged_userns_clone=1`"
+    "; on Ubuntu 23.10 and later also `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`)"
+    ", or run the grader as root; in a container, give it CAP_SYS_ADMIN or --privileged")
 
 
-class SandboxUnavailable(RuntimeError):
-    """bubblewrap is missing or cannot create namespaces on this machine."""
+class SandboxUnavailable(GradingError):
+    """bubblewrap is missing, or cannot build the sandbox on this machine."""
 
 
 def bwrap_path() -> str:
@@ -52,12 +66,54 @@ def bwrap_path() -> str:
     return path
 
 
-def check_bwrap() -> None:
-    """Raise ``SandboxUnavailable`` unless bwrap can start a process in fresh namespaces here."""
+def _first_lines(text: str, n: int = 3) -> str:
+    return " / ".join(line.strip() for line in text.strip().splitlines()[:n] if line.strip())
+
+
+def check_sandbox(extra_read: list[str] = ()) -> None:
+    """Raise ``SandboxUnavailable``, in one line that says how to fix it, unless this machine can
+    start a kernel in the sandbox: bwrap can create its namespaces, and Python, ipykernel and the
+    ``course`` package load inside it with the kernels' mounts."""
     argv = [bwrap_path(), *_namespace_args(), "--ro-bind", "/", "/", "--proc", "/proc", "true"]
     done = subprocess.run(argv, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SandboxUnavailable(f"bwrap cannot create a sandbox here: {done.stderr.strip()}")
+        raise SandboxUnavailable("bubblewrap cannot create the sandbox's namespaces on this "
+                                 f"machine ({_first_lines(done.stderr, 1)}): {NAMESPACE_FIX}")
+    with tempfile.TemporaryDirectory(prefix="gd-sandbox-check-") as tmp:
+        scratch, tools = Path(tmp, "home"), Path(tmp, "tools")
+        (scratch / "work").mkdir(parents=True)
+        tools.mkdir()
+        probe = [kernel_python(), "-c", "import ipykernel.kernelapp, course.checks"]
+        argv = bwrap_argv(scratch, tools, tools, "work", probe, list(extra_read))
+        done = subprocess.run(argv, env=_kernel_env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SandboxUnavailable(
+            f"a kernel cannot start in the sandbox ({_first_lines(done.stderr)}): the sandbox "
+            f"mounts {', '.join(read_only_roots())} read-only; the kernel runs {kernel_python()} "
+            f"and imports course from {COURSE_PACKAGE}")
+
+
+def kernel_python() -> str:
+    """The interpreter the kernel runs: this one, with the folder it sits in resolved, so that a
+    virtual environment reached through a link is found inside the sandbox (where only the
+    link's target is mounted) and is still a virtual environment (found beside the unresolved
+    interpreter name)."""
+    executable = Path(sys.executable)
+    return str(executable.parent.resolve() / executable.name)
+
+
+def first_sandbox_uid() -> int:
+    """The first of 64 user ids this process gives its sandboxes (one per worker slot): a range
+    of its own per grading process, so the process limits of concurrent sandboxes never add up.
+    No account is needed: the kernel only runs as that number."""
+    return 200_000 + (os.getpid() % 100_000) * 64
+
+
+def launcher_env(env) -> dict[str, str]:
+    """``env`` with this repository first on PYTHONPATH: the grading worker and the kernel
+    launcher import this package from it."""
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(REPO)]
+    return {**env, "PYTHONPATH": os.pathsep.join([str(REPO), *paths])}
 
 
 def install_kernelspec(jupyter_dir: Path) -> Path:
@@ -82,15 +138,9 @@ def _namespace_args() -> list[str]:
     return args
 
 
-def _course_dir() -> Path:
-    import course
-
-    return Path(course.__file__).resolve().parent
-
-
 def read_only_roots() -> list[str]:
     """What the kernel may read: the system, Python, its packages and the ``course`` package."""
-    roots = ["/usr", "/etc/alternatives", sys.base_prefix, sys.prefix, str(_course_dir())]
+    roots = ["/usr", "/etc/alternatives", sys.base_prefix, sys.prefix, str(COURSE_PACKAGE)]
     if sys.prefix != sys.base_prefix and Path(sys.prefix, "pyvenv.cfg").exists():
         roots.append(str(Path(sys.prefix, "pyvenv.cfg")))
     return sorted({str(Path(r).resolve()) for r in roots if Path(r).exists()})
@@ -127,15 +177,27 @@ def bwrap_argv(scratch: Path, tool_dir: Path, runtime_dir: Path, workdir_name: s
             argv += [kind, target]
         else:
             argv += [kind, source, target]
+    for hidden in _hidden_packages():  # an empty, read-only folder in its place
+        argv += ["--tmpfs", hidden, "--remount-ro", hidden]
     argv += ["--chdir", f"{SANDBOX_HOME}/{workdir_name}", "--setenv", "HOME", SANDBOX_HOME,
              *command]
     return argv
 
 
+@functools.cache
+def _hidden_packages() -> list[str]:
+    """Installed packages a grading kernel does without: debugpy, which ipykernel loads (a
+    fifth of a kernel's start) only to offer a debugger, and uses only if it imports."""
+    spec = importlib.util.find_spec("debugpy")
+    return [str(Path(p).resolve()) for p in (spec.submodule_search_locations or [])] if spec \
+        else []
+
+
 def _kernel_env() -> dict[str, str]:
     env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
+        "PATH": f"{Path(kernel_python()).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PYTHONPATH": str(REPO),  # `import course` finds the mounted package, whatever else
+        "LANG": "C.UTF-8",        # the environment's own install says
         "HOME": SANDBOX_HOME,
         "MPLBACKEND": "agg",
         "MPLCONFIGDIR": "/tmp/matplotlib",
@@ -176,86 +238,125 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
 
 
-def launch(connection_file: str, kernel_args: list[str]) -> int:
-    """Run one sandboxed kernel until it exits or its wall-clock limit ends; return its code."""
-    job = json.loads(Path(os.environ[JOB_ENV]).read_text())
-    job_dir = Path(job["job_dir"])
-    workdir = Path.cwd()  # nbgrader starts the kernel in the notebook's folder
-    kernel_id = f"{time.time_ns()}"
-    scratch = Path(job["scratch_root"]) / kernel_id
-    tool_dir = Path(job["scratch_root"]) / f"tool-{kernel_id}"
-    uid, gid = job.get("uid"), job.get("gid")
-    as_root = os.geteuid() == 0
-
-    _copy_workdir(workdir, scratch / workdir.name, job["max_copy_bytes"])
-    tool_dir.mkdir(parents=True)
-    shutil.copyfile(INSIDE, tool_dir / "inside.py")
-    runtime_dir = Path(job["runtime_dir"]).resolve()
-    if Path(connection_file).resolve().parent != runtime_dir:  # it is shared with the sandbox
-        raise SystemExit(f"the connection file {connection_file} must lie in {runtime_dir}: "
-                         "set c.KernelManager.connection_file there")
-    read_fd, write_fd = os.pipe()
-    rlimits = dict(job["rlimits"])
-    if not as_root:  # the process limit counts all of this user's processes
-        rlimits["RLIMIT_NPROC"] += _count_processes(os.getuid())
-    inside_config = {
-        "rlimits": rlimits,
-        "uid": uid if as_root else None,
-        "gid": gid if as_root else None,
-        "event_fd": write_fd,
-        "test_hashes": job["test_hashes"],
-        "read_roots": read_only_roots() + _etc_files() + job["extra_read"] + [TOOL_DIR],
-        "reference_dir": str(_course_dir() / "reference"),
-        "home": SANDBOX_HOME,  # the scratch folder: the notebook's folder and its parent
-    }
-    (tool_dir / "config.json").write_text(json.dumps(inside_config))
-    if as_root and uid is not None:
-        _chown_tree(scratch, uid, gid)
-        os.chown(runtime_dir, uid, gid)
-        os.chown(connection_file, uid, gid)
-
-    command = [sys.executable, f"{TOOL_DIR}/inside.py", f"{TOOL_DIR}/config.json", "--",
-               "-f", connection_file, *kernel_args]
-    argv = bwrap_argv(scratch, tool_dir, runtime_dir, workdir.name, command, job["extra_read"])
-
-    events_path = job_dir / f"events-{kernel_id}.jsonl"
-    record_path = job_dir / f"kernel-{kernel_id}.json"
-    record = {"exit_code": None, "timed_out": False, "seconds": None,
-              "notebook_dir": workdir.name}
-    record_path.write_text(json.dumps(record))  # nbgrader may kill us before the end
-    reader = threading.Thread(target=_copy_events, args=(read_fd, events_path, 1 << 20),
-                              daemon=True)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for the kernel, not for us
-    started = time.monotonic()
-    process = subprocess.Popen(argv, env=_kernel_env(), pass_fds=(write_fd,))
-    os.close(write_fd)
-    reader.start()
-
-    def stop(signum, frame):
-        process.kill()
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        code = process.wait(timeout=job["wall_s"])
-    except subprocess.TimeoutExpired:
-        record["timed_out"] = True
-        process.kill()
-        code = process.wait()
-    record.update(exit_code=code, seconds=round(time.monotonic() - started, 3))
-    record_path.write_text(json.dumps(record))
-    reader.join(timeout=5)
-    shutil.rmtree(tool_dir, ignore_errors=True)
-    return code
+def write_job(path: Path, job: Job, runtime_dir: Path, uid: int | None) -> Path:
+    """Write the settings the kernels of ``job`` are started with (the worker calls this)."""
+    Path(path).write_text(json.dumps({"job": job.to_json(), "runtime_dir": str(runtime_dir),
+                                      "uid": uid}))
+    return Path(path)
 
 
-def _copy_events(fd: int, path: Path, max_bytes: int) -> None:
+class Stopped(BaseException):
+    """The launcher was told to stop (SIGTERM) while its kernel ran; the kernel is killed. Not
+    an ``Exception``, as ``KeyboardInterrupt`` is not: no error handler records it as a failure."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+class Orphaned(RuntimeError):
+    """The grading worker that started this launcher died before the launcher could follow it."""
+
+
+class Kernel:
+    """One sandboxed kernel of a job: its folders, its record and its start command."""
+
+    def __init__(self, settings: dict, connection_file: str, workdir: Path):
+        self.job = Job.from_json(settings["job"])
+        self.uid = settings["uid"] if os.geteuid() == 0 else None
+        self.runtime_dir = Path(settings["runtime_dir"]).resolve()
+        self.connection_file, self.workdir = connection_file, workdir
+        self.id = f"{time.time_ns()}"
+        work = Path(self.job.work_dir)
+        self.scratch = work / "scratch" / self.id
+        self.tool_dir = work / "scratch" / f"tool-{self.id}"
+        self.record_path = work / f"kernel-{self.id}.json"
+        self.events_path = work / f"events-{self.id}.jsonl"
+        self.stderr_path = work / f"kernel-{self.id}.stderr"
+        self.record = {"kernel_id": self.id, "exit_code": None, "timed_out": False,
+                       "seconds": None, "notebook_dir": workdir.name, "error": None}
+
+    def save(self, **changes) -> None:
+        self.record.update(changes)
+        self.record_path.write_text(json.dumps(self.record))
+
+    def prepare(self, event_fd: int) -> list[str]:
+        """Make the scratch and tool folders; return the bwrap command line."""
+        if Path(self.connection_file).resolve().parent != self.runtime_dir:  # the sandbox sees
+            raise GradingError(f"the connection file {self.connection_file} must lie in "  # it
+                               f"{self.runtime_dir}: set c.KernelManager.connection_file there")
+        _copy_workdir(self.workdir, self.scratch / self.workdir.name, MAX_COPY_BYTES)
+        self.tool_dir.mkdir(parents=True)
+        shutil.copyfile(INSIDE, self.tool_dir / "inside.py")
+        limits: Limits = self.job.limits
+        rlimits = limits.rlimits()
+        if self.uid is None:  # the process limit counts all of this user's processes
+            rlimits["RLIMIT_NPROC"] += _count_processes(os.getuid())
+        extra_read = list(self.job.extra_read)
+        inside_config = {
+            "rlimits": rlimits, "uid": self.uid, "gid": self.uid, "event_fd": event_fd,
+            "test_hashes": self.job.test_hashes,
+            "read_roots": read_only_roots() + _etc_files() + extra_read + [TOOL_DIR],
+            "reference_dir": str(COURSE_PACKAGE / "reference"),
+            "home": SANDBOX_HOME,  # the scratch folder: the notebook's folder and its parent
+        }
+        (self.tool_dir / "config.json").write_text(json.dumps(inside_config))
+        if self.uid is not None:
+            _chown_tree(self.scratch, self.uid, self.uid)
+            os.chown(self.runtime_dir, self.uid, self.uid)
+            os.chown(self.connection_file, self.uid, self.uid)
+        command = [kernel_python(), f"{TOOL_DIR}/inside.py", f"{TOOL_DIR}/config.json", "--",
+                   "-f", self.connection_file]
+        return bwrap_argv(self.scratch, self.tool_dir, self.runtime_dir, self.workdir.name,
+                          command, extra_read)
+
+    def run(self, kernel_args: list[str]) -> int:
+        """Run the kernel until it exits or its wall-clock limit ends; return its exit code."""
+        self.save()  # nbgrader may kill us before the end
+        read_fd, write_fd = os.pipe()
+        argv = self.prepare(write_fd) + kernel_args
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for the kernel, not us
+        started = time.monotonic()
+        process = subprocess.Popen(argv, env=_kernel_env(), pass_fds=(write_fd,),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.close(write_fd)
+        copiers = [threading.Thread(target=_copy_capped, daemon=True, args=args) for args in (
+            (read_fd, self.events_path, 1 << 20), (process.stderr, self.stderr_path,
+                                                   STDERR_BYTES, sys.stderr.buffer))]
+        for copier in copiers:
+            copier.start()
+
+        def stop(signum, frame):
+            process.kill()
+            raise Stopped(signum)
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            code = process.wait(timeout=self.job.limits.wall_s)
+        except subprocess.TimeoutExpired:
+            self.record["timed_out"] = True
+            process.kill()
+            code = process.wait()
+        for copier in copiers:
+            copier.join(timeout=5)
+        self.save(exit_code=code, seconds=round(time.monotonic() - started, 3))
+        shutil.rmtree(self.tool_dir, ignore_errors=True)
+        return code
+
+
+def _copy_capped(source, path: Path, max_bytes: int, echo=None) -> None:
+    """Copy lines from a pipe (a file descriptor or a file) into ``path``, the first
+    ``max_bytes`` of them, and also into ``echo`` when given; read the pipe to its end."""
     written = 0
-    with os.fdopen(fd, "rb") as pipe, open(path, "wb") as out:
+    pipe = os.fdopen(source, "rb") if isinstance(source, int) else source
+    with pipe, open(path, "wb") as out:
         for line in pipe:
             if written + len(line) <= max_bytes:
                 out.write(line)
                 out.flush()
+                if echo is not None:
+                    echo.write(line)
+                    echo.flush()
                 written += len(line)
 
 
@@ -270,13 +371,52 @@ def _count_processes(uid: int) -> int:
     return count
 
 
+def die_with_parent() -> None:
+    """Make this process die when the one that started it does.
+
+    jupyter_client starts every kernel in a session of its own, so killing a grading worker's
+    session (what the pool does to a worker past its deadline) would leave its kernels running,
+    and the worker that replaces it would wipe and reuse the folders under them: the launcher
+    then found its working folder gone, a kernel its connection file's folder, and a late kernel
+    could bind the sockets of the next student's. With the parent-death signal the launcher
+    goes at once, and bwrap's ``--die-with-parent`` takes the sandbox with it.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    parent = os.environ.get("JPY_PARENT_PID")  # jupyter_client's pid, set for its kernels
+    if parent and os.getppid() != int(parent):  # it died before the signal was armed
+        raise Orphaned("the grading worker that started this kernel is gone")
+
+
+def launch(connection_file: str, kernel_args: list[str]) -> int:
+    """Start one sandboxed kernel for the job named by ``GD_SANDBOX_JOB``; return its exit code.
+    A failure before the kernel starts is recorded, so the row can say why."""
+    die_with_parent()
+    settings = json.loads(Path(os.environ[JOB_ENV]).read_text())
+    kernel = Kernel(settings, connection_file, Path.cwd())  # nbgrader starts us in the
+    try:                                                    # notebook's folder
+        return kernel.run(kernel_args)
+    except Exception as err:
+        kernel.save(error=f"{type(err).__name__}: {err}")
+        raise
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or JOB_ENV not in os.environ:
         print(f"usage: {JOB_ENV}=job.json python -m autograder.sandbox CONNECTION_FILE [ARGS]\n"
               "(nbgrader starts this through the gd-sandbox kernel spec)", file=sys.stderr)
         return 2
-    return launch(argv[0], argv[1:])
+    try:
+        return launch(argv[0], argv[1:])
+    except Stopped as stopped:  # the kernel is killed; exit as a process the signal ended
+        return 128 + stopped.signum
+    except Orphaned as err:
+        print(err, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

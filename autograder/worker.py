@@ -3,264 +3,385 @@
 It owns a private nbgrader course directory (a copy of the prepared template: source, gradebook,
 config) so workers never share a gradebook, and it calls nbgrader's autograde in-process (no
 interpreter start per submission). Kernels run in the ``gd-sandbox`` kernel spec
-(:mod:`autograder.sandbox`). The parent (:mod:`autograder.grade`) sends one JSON job per line on
-stdin and reads one JSON result per line from the original stdout; all logging goes to stderr.
+(:mod:`autograder.sandbox`). A job goes through named stages: :meth:`Worker.precheck`,
+:meth:`~Worker.prepare`, :meth:`~Worker.execute`, :meth:`~Worker.collect`, :func:`judge`, then
+the feedback is written.
+
+Run as ``python -m autograder.worker COURSE_DIR UID`` (:mod:`autograder.pool` does), it reads one
+job per line on stdin and writes one row per line on the original stdout; all logging goes to
+stderr.
 """
 
+import functools
 import json
 import os
+import re
 import shutil
+import signal
 import sys
 import time
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
 
 from autograder import feedback
-from autograder._inside import scan_source
-from autograder.assignments import GradeCell, precheck
-from autograder.sandbox import JOB_ENV, KERNEL_NAME
+from autograder.assignments import grade_id, precheck
+from autograder.course_dir import load_config
+from autograder.inside import scan_source
+from autograder.jobs import STDERR_NOTE, CellResult, Job, Row
+from autograder.sandbox import JOB_ENV, KERNEL_NAME, write_job
 
-STATUS_ORDER = ["failed", "timed_out", "flagged", "graded"]
-KERNEL_DID_NOT_START = "the notebook's kernel did not start"
+# What a process's stderr says when it ran out of memory (RLIMIT_AS makes allocations fail, and
+# a thread's stack is an allocation too).
+MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory",
+                "failed to map segment", "ENOMEM", "can't start new thread")
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+# What nbclient's log says when a kernel never answered, or went in the middle of a notebook.
+NOT_STARTED_SIGNS = ("before replying to kernel_info", "didn't respond in")
+DIED = "DeadKernelError"
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What running a job's notebooks left behind."""
+
+    success: bool            # nbgrader's own verdict
+    log: str                 # nbgrader's log of the run
+    kernels: list[dict]      # the sandbox's record of each kernel, in start order
+    events: list[dict]       # what the kernels' audit hooks reported
+    stderr: dict[str, str]   # each kernel's stderr (its first 64 KiB), by kernel id
+    seconds: float
+
+    @property
+    def errors(self) -> str:
+        return " ".join(ln for ln in self.log.splitlines() if "[ERROR]" in ln)[-300:]
+
+    @property
+    def all_stderr(self) -> str:
+        return "\n".join(self.stderr.values())
 
 
 class Worker:
-    def __init__(self, course_dir: Path, slot: int, uid: int | None):
+    def __init__(self, course_dir: Path, uid: int | None):
+        _prepare_process()
         self.course_dir = Path(course_dir)
-        self.slot = slot
         self.uid = uid
-        runtime = self.course_dir / "runtime"
-        runtime.mkdir(mode=0o700, exist_ok=True)
-        os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
+        self.runtime = self.course_dir / "runtime"
+        self._fresh_runtime_dir()
+        os.environ["JUPYTER_RUNTIME_DIR"] = str(self.runtime)
         os.environ["JUPYTER_PATH"] = str(self.course_dir / "jupyter")
         os.environ.pop("JUPYTER_CONFIG_DIR", None)
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
-        from autograder.release import load_config
-
         config = load_config(self.course_dir)
         self.api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
-    # ---- one job -------------------------------------------------------------------------
-    def grade(self, job: dict) -> dict:
-        """Grade one job; a kernel that did not start (seen under heavy load, when the kernel
-        launcher found its working folder gone) is the machine's fault, not the student's, so
-        that job is tried once more before it is reported."""
-        row = self._grade_once(job)
-        if row["status"] == "failed" and row["reason"].startswith(KERNEL_DID_NOT_START):
-            row = self._grade_once(job)
-        return row
-
-    def _grade_once(self, job: dict) -> dict:
-        student, assignment = job["student"], job["assignment"]
-        expected = {nb: {gid: GradeCell(**c) for gid, c in cells.items()}
-                    for nb, cells in job["notebooks"].items()}
-        job_dir = Path(job["job_dir"])
-        shutil.rmtree(job_dir, ignore_errors=True)
-        job_dir.mkdir(parents=True)
-        submission = Path(job["submission_dir"])
-        row = {"student_id": student, "assignment": assignment, "score": 0.0,
-               "max_score": sum(c.points for cells in expected.values() for c in cells.values()),
-               "status": "graded", "reason": ""}
-
-        problems = {nb: precheck(submission / f"{nb}.ipynb", cells)
-                    for nb, cells in expected.items()}
-        problems = {nb: p for nb, p in problems.items() if p}
+    def grade(self, job: Job) -> Row:
+        """Grade one job; whatever goes wrong is said in the row, the worker goes on."""
+        work = Path(job.work_dir)
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        row = Row(job.student, job.assignment, 0.0, job.max_score, "graded")
+        problems = self.precheck(job)
         if problems:
-            row.update(status="failed", reason="; ".join(
-                f"{nb}: {' / '.join(p)}" for nb, p in problems.items()))
-            self._write_feedback(job, row, {nb: [] for nb in expected})
-            return row
-
-        static_flags = self._prepare_submission(job, submission, expected)
-        self._fresh_runtime_dir()
-        scratch_root = job_dir / "scratch"
-        scratch_root.mkdir()
-        settings = {
-            "job_dir": str(job_dir), "scratch_root": str(scratch_root),
-            "uid": self.uid, "gid": self.uid, "rlimits": job["rlimits"],
-            "wall_s": job["wall_s"], "test_hashes": job["test_hashes"],
-            "cell_timeout_s": job["cell_timeout_s"], "extra_read": job["extra_read"],
-            "max_copy_bytes": 50 << 20, "runtime_dir": str(self.course_dir / "runtime"),
-        }
-        (job_dir / "job.json").write_text(json.dumps(settings))
-        os.environ[JOB_ENV] = str(job_dir / "job.json")
-        started = time.perf_counter()
-        result = self.api.autograde(assignment, student, force=True, create=True)
-        row["nbgrader_s"] = round(time.perf_counter() - started, 3)
-        kernels = [json.loads(p.read_text()) for p in sorted(job_dir.glob("kernel-*.json"))]
-        events = self._events(job_dir)
-        cells = self._cells(student, assignment, expected)
-
-        reasons = self._run_problems(job, result, kernels, events, len(expected))
-        flags = sorted({f"{kind}: {detail}" for kind, detail in static_flags}
-                       | {f"{e['kind']}: {e['detail']}" for e in events
-                          if e["kind"] not in {"end"}})
-        if flags:
-            reasons.append(("flagged", "flagged for review: " + "; ".join(flags)))
-        score = sum(c["points"] for nb_cells in cells.values() for c in nb_cells)
-        row["score"] = round(score, 6)
-        if reasons:
-            row["status"] = min((r[0] for r in reasons), key=STATUS_ORDER.index)
-            row["reason"] = " | ".join(r[1] for r in reasons)
-        self._write_feedback(job, row, cells)
-        self._fresh_runtime_dir()
-        if not job.get("keep_work"):
-            for sub in ("submitted", "autograded"):
-                shutil.rmtree(self.course_dir / sub / student, ignore_errors=True)
-            shutil.rmtree(scratch_root, ignore_errors=True)
+            row = row.with_outcome([("failed", "; ".join(problems))])
+        else:
+            flags = self.prepare(job)
+            run = self.execute(job)
+            row = judge(replace(row, cells=self.collect(job)), job, run, flags)
+        feedback.write(job, row)
+        self.clean(job)
         return row
 
-    def _fresh_runtime_dir(self) -> None:
-        """Empty the folder the kernel shares with nbgrader: whatever the last kernel left there
-        (a link named like the next connection file, say) must not be written through."""
-        runtime = self.course_dir / "runtime"
-        shutil.rmtree(runtime, ignore_errors=True)
-        runtime.mkdir(mode=0o700)
-
+    # ---- the stages ---------------------------------------------------------------------
     @staticmethod
-    def _run_problems(job, result, kernels, events, n_notebooks) -> list[tuple[str, str]]:
-        """``(status, reason)`` for what went wrong while the notebooks ran, most telling first."""
-        log = result.get("log") or ""
-        errors = " ".join(ln for ln in log.splitlines() if "[ERROR]" in ln)[-300:]
-        ended = sum(1 for e in events if e["kind"] == "end")
-        if any(k["timed_out"] for k in kernels):
-            return [("timed_out", f"ran past the {job['wall_s']:g} s limit per notebook and "
-                     "was stopped; it was not graded")]
-        if "Timeout waiting for execute reply" in log and not result.get("success"):
-            return [("timed_out", f"a cell ran past the {job['cell_timeout_s']:g} s limit per "
-                     "cell and ignored the interrupt; it was not graded")]
-        if len(kernels) < n_notebooks:
-            return [("failed", f"{KERNEL_DID_NOT_START}: {errors}")]
-        if ended < len(kernels):
-            codes = ", ".join(str(k["exit_code"]) for k in kernels)
-            return [("failed", "the kernel died before the end (os._exit, a crash, or out of "
-                     f"memory; exit code {codes})"
-                     + ("; it was not graded" if not result.get("success") else ""))]
-        if not result.get("success"):
-            return [("failed", f"nbgrader could not grade it: {errors or 'see the worker log'}")]
-        return []
+    def precheck(job: Job) -> list[str]:
+        """What keeps the submission from being graded, notebook by notebook."""
+        submission = Path(job.submission_dir)
+        return [f"{nb}: {' / '.join(p)}" for nb, cells in job.notebooks.items()
+                if (p := precheck(submission / f"{nb}.ipynb", cells))]
 
-    def _prepare_submission(self, job, submission: Path, expected) -> list[tuple[str, str]]:
+    def prepare(self, job: Job) -> list[tuple[str, str]]:
         """Copy the submission into the course directory, pinned to the sandbox kernel; return
         the static flags of its student cells."""
-        target = self.course_dir / "submitted" / job["student"] / job["assignment"]
+        target = self.course_dir / "submitted" / job.student / job.assignment
         shutil.rmtree(target.parent, ignore_errors=True)
         target.mkdir(parents=True)
         flags = []
-        for path in sorted(submission.iterdir()):
+        for path in sorted(Path(job.submission_dir).iterdir()):
             if path.is_symlink() or not path.is_file():
                 continue
-            if path.suffix == ".ipynb" and path.stem not in expected:
-                continue  # only notebooks with points are graded
             if path.suffix != ".ipynb":
                 shutil.copyfile(path, target / path.name)
-                continue
-            notebook = nbformat.read(path, as_version=4)
-            notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "language": "python",
-                                               "display_name": "Python 3 (grading sandbox)"}
-            tests = {gid for gid, c in expected[path.stem].items() if c.kind == "test"}
-            for cell in notebook.cells:
-                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-                if cell.cell_type == "code" and grade_id not in tests:
-                    flags += scan_source(cell.source)
-            nbformat.write(notebook, target / path.name)
+            elif path.stem in job.notebooks:  # only notebooks with points are graded
+                notebook = nbformat.read(path, as_version=4)
+                notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "language": "python",
+                                                   "display_name": "Python 3 (grading sandbox)"}
+                tests = {gid for gid, c in job.notebooks[path.stem].items() if c.kind == "test"}
+                for cell in notebook.cells:
+                    if cell.cell_type == "code" and grade_id(cell) not in tests:
+                        flags += scan_source(cell.source)
+                nbformat.write(notebook, target / path.name)
         return flags
 
-    @staticmethod
-    def _events(job_dir: Path) -> list[dict]:
-        events = []
-        for path in sorted(job_dir.glob("events-*.jsonl")):
-            for line in path.read_text(errors="replace").splitlines():
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    event = {"kind": "watch_error", "detail": "garbled report from the kernel"}
-                if isinstance(event, dict) and {"kind", "detail"} <= event.keys():
-                    events.append(event)
-        return events
+    def execute(self, job: Job) -> Execution:
+        """Run nbgrader's autograde on the submission, its kernels in the sandbox."""
+        work = Path(job.work_dir)
+        (work / "scratch").mkdir()
+        self._fresh_runtime_dir()
+        os.environ[JOB_ENV] = str(write_job(work / "job.json", job, self.runtime, self.uid))
+        started = time.perf_counter()
+        result = self.api.autograde(job.assignment, job.student, force=True, create=True)
+        seconds = time.perf_counter() - started
+        kernels = [json.loads(p.read_text()) for p in sorted(work.glob("kernel-*.json"))]
+        stderr = {k["kernel_id"]: _text(work / f"kernel-{k['kernel_id']}.stderr") for k in kernels}
+        return Execution(bool(result.get("success")), result.get("log") or "", kernels,
+                         _events(work), stderr, seconds)
 
-    def _cells(self, student: str, assignment: str, expected) -> dict[str, list[dict]]:
-        """Per notebook, each test cell's points (from the gradebook) and visible message."""
+    def collect(self, job: Job) -> tuple[CellResult, ...]:
+        """Each graded cell's points (from the gradebook) and visible message (from the
+        autograded notebook)."""
         from nbgrader.api import Gradebook, MissingEntry
 
-        out = {}
+        results = []
         with Gradebook(self.api.coursedir.db_url) as gradebook:
-            for nb, cells in expected.items():
-                scores = {}
+            for nb, cells in job.notebooks.items():
                 try:
-                    submitted = gradebook.find_submission_notebook(nb, assignment, student)
+                    submitted = gradebook.find_submission_notebook(nb, job.assignment,
+                                                                   job.student)
                     scores = {g.name: g.score for g in submitted.grades}
                 except MissingEntry:
-                    pass
-                messages = self._messages(student, assignment, nb)
-                out[nb] = []
-                for grade_id, cell in cells.items():
-                    if cell.kind not in {"test", "manual"}:
-                        continue
-                    points = float(scores.get(grade_id) or 0.0)
-                    message = messages.get(grade_id, "" if grade_id in scores else "not graded")
-                    passed = points >= cell.points and cell.points > 0
-                    out[nb].append({"grade_id": grade_id, "points": points,
-                                    "max_points": cell.points, "passed": passed,
-                                    "message": message if not passed else ""})
-        return out
+                    scores = {}
+                messages = self._messages(job, nb)
+                for gid, cell in cells.items():
+                    if cell.kind in {"test", "manual"}:
+                        points = float(scores.get(gid) or 0.0)
+                        message = messages.get(gid, "" if gid in scores else "not graded")
+                        result = CellResult(nb, gid, points, cell.points, message)
+                        results.append(replace(result, message="") if result.passed else result)
+        return tuple(results)
 
-    def _messages(self, student: str, assignment: str, nb: str) -> dict[str, str]:
-        path = self.course_dir / "autograded" / student / assignment / f"{nb}.ipynb"
+    def clean(self, job: Job) -> None:
+        """Remove what the job left in the course directory (the gradebook keeps its scores)."""
+        self._fresh_runtime_dir()
+        for sub in ("submitted", "autograded"):
+            shutil.rmtree(self.course_dir / sub / job.student, ignore_errors=True)
+        shutil.rmtree(Path(job.work_dir) / "scratch", ignore_errors=True)
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def _fresh_runtime_dir(self) -> None:
+        """Empty the folder the kernel shares with nbgrader: whatever the last kernel left there
+        (a link named like the next connection file, say) must not be written through."""
+        shutil.rmtree(self.runtime, ignore_errors=True)
+        self.runtime.mkdir(mode=0o700, parents=True)
+
+    def _messages(self, job: Job, nb: str) -> dict[str, str]:
+        path = self.course_dir / "autograded" / job.student / job.assignment / f"{nb}.ipynb"
         if not path.exists():
             return {}
-        messages = {}
-        for cell in nbformat.read(path, as_version=4).cells:
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if not grade_id or cell.cell_type != "code":
-                continue
-            parts = []
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    value = str(output.get("evalue", ""))[:600]
-                    parts.append(f"{output.get('ename', 'Error')}: {value}".rstrip(": "))
-                elif output.get("output_type") == "stream" and output.get("name") == "stderr":
-                    first = str(output.get("text", "")).strip().splitlines()[:1]
-                    parts.append("the cell wrote to stderr, which nbgrader counts as a "
-                                 f"failure: {first[0][:200] if first else ''}")
-            messages[grade_id] = "\n".join(parts)
-        return messages
+        return {grade_id(cell): cell_message(cell)
+                for cell in nbformat.read(path, as_version=4).cells
+                if grade_id(cell) and cell.cell_type == "code"}
 
-    @staticmethod
-    def _write_feedback(job: dict, row: dict, cells: dict[str, list[dict]]) -> None:
-        folder = Path(job["feedback_dir"])
-        shutil.rmtree(folder, ignore_errors=True)
-        for nb, nb_cells in cells.items():
-            score = sum(c["points"] for c in nb_cells)
-            max_score = sum(c.points for c in (
-                GradeCell(**c) for c in job["notebooks"][nb].values()))
-            page = feedback.render(row["student_id"], row["assignment"], nb, row["status"],
-                                   row["reason"], score, max_score, nb_cells)
-            feedback.write(folder, nb, page)
+
+@functools.cache
+def _prepare_process() -> None:
+    """Once per grading process, what makes nbgrader's own steps cheaper without changing them
+    (a quarter to a half of a worker's time on a notebook went there):
+
+    - a worker's gradebook is a scratch copy (the rows go to the grader's cache, nothing reads
+      it after the job), so SQLite need not wait for the disk at each of nbgrader's commits
+      (dozens a notebook, each an fsync);
+    - nbgrader opens the gradebook a dozen times a notebook, each time with a new SQLAlchemy
+      engine that compiles every query again: one engine per database keeps them compiled;
+    - nbgrader checks each cell's metadata with ``jsonschema.validate``, which checks the
+      schema itself and builds a validator at every call: one validator per schema checks the
+      same;
+    - nbgrader's warnings about its own database sessions, which say nothing about a
+      submission, stay out of the logs.
+    """
+    import sqlite3
+
+    import sqlalchemy
+    from nbgrader import api
+    from nbgrader.nbgraderformat import common
+    from sqlalchemy import event
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", message="Object of type <", category=SAWarning)
+
+    @event.listens_for(sqlalchemy.engine.Engine, "connect")
+    def _pragmas(connection, record):
+        if isinstance(connection, sqlite3.Connection):
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.execute("PRAGMA journal_mode = MEMORY")
+
+    assert api.create_engine is sqlalchemy.create_engine and common.jsonschema  # nbgrader 0.9.6
+    api.create_engine = functools.cache(sqlalchemy.create_engine)
+    common.jsonschema = _OneValidatorPerSchema()
+
+
+class _OneValidatorPerSchema:
+    """What nbgrader's metadata check uses of jsonschema, with the validator of each schema
+    made once. A schema is known by its content: nbgrader loads it anew from its file for every
+    notebook it reads or writes, so a cache by object would grow with every notebook graded."""
+
+    def __init__(self):
+        import jsonschema
+
+        self._jsonschema, self._validators = jsonschema, {}
+        self.ValidationError = jsonschema.ValidationError
+
+    def validate(self, instance, schema) -> None:
+        key = json.dumps(schema, sort_keys=True)
+        validator = self._validators.get(key)
+        if validator is None:
+            cls = self._jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validator = self._validators[key] = cls(schema)
+        validator.validate(instance)
+
+
+def cell_message(cell) -> str:
+    """What a graded cell said: each error as ``Name: message``, and what reached stderr (which
+    nbgrader counts as a failure), without terminal colours."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            value = str(output.get("evalue", ""))[:2000]
+            parts.append(f"{output.get('ename', 'Error')}: {value}".rstrip(": "))
+        elif output.get("output_type") == "stream" and output.get("name") == "stderr":
+            parts.append(f"{STDERR_NOTE}:\n{str(output.get('text', '')).strip()[:1000]}")
+    return ANSI_COLOUR.sub("", "\n".join(parts))
+
+
+def _text(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _events(work: Path) -> list[dict]:
+    events = []
+    for path in sorted(work.glob("events-*.jsonl")):
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                event = {"kind": "watch_error", "detail": "garbled report from the kernel"}
+            if isinstance(event, dict) and {"kind", "detail"} <= event.keys():
+                events.append(event)
+    return events
+
+
+# ---- judging a run ---------------------------------------------------------------------------
+def judge(row: Row, job: Job, run: Execution, flags: list[tuple[str, str]]) -> Row:
+    """The row's score, status and reason from what the run left: the worst problem wins, a
+    flag for review is added to whatever else happened. A notebook that did not run to its end
+    was not graded: it scores 0, and its cells say so."""
+    problems = run_problems(job, run)
+    flagged = sorted({f"{kind}: {detail}" for kind, detail in flags}
+                     | {f"{e['kind']}: {e['detail']}" for e in run.events})
+    if flagged:
+        problems.append(("flagged", "flagged for review: " + "; ".join(flagged)))
+    row = row.with_outcome(problems)
+    if row.status in {"failed", "timed_out"}:
+        return replace(row, cells=tuple(replace(c, points=0.0, message="not graded")
+                                        for c in row.cells))
+    return replace(row, score=round(sum(c.points for c in row.cells), 6))
+
+
+def run_problems(job: Job, run: Execution) -> list[tuple[str, str]]:
+    """``(status, reason)`` for what went wrong while the notebooks ran: the first of the
+    checks below that finds something, in order of what tells most."""
+    for problem in (_out_of_time, _not_started, _died):
+        found = problem(job, run)
+        if found:
+            return [found]
+    if not run.success:
+        return [("failed", f"nbgrader could not grade it: {run.errors or 'see the worker log'}")]
+    return []
+
+
+def _out_of_time(job: Job, run: Execution) -> tuple[str, str] | None:
+    if any(k["timed_out"] for k in run.kernels):
+        return ("timed_out", f"ran past the {job.limits.wall_s:g} s limit per notebook and was "
+                "stopped; it was not graded")
+    if "Timeout waiting for execute reply" in run.log and not run.success:
+        return ("timed_out", f"a cell ran past the {job.limits.cell_timeout_s:g} s limit per "
+                "cell and ignored the interrupt; it was not graded")
+    return None
+
+
+def _not_started(job: Job, run: Execution) -> tuple[str, str] | None:
+    error = next((k["error"] for k in run.kernels if k.get("error")), None)
+    if error:  # the launcher failed before the sandbox
+        return ("failed", f"the kernel could not start: {error}")
+    if len(run.kernels) < len(job.notebooks) or any(s in run.log for s in NOT_STARTED_SIGNS):
+        return ("failed", "the kernel could not start: "
+                + (_memory(run.all_stderr, job) or stderr_summary(run.all_stderr) or run.errors
+                   or "it said nothing; see the worker's log"))
+    return None
+
+
+def _died(job: Job, run: Execution) -> tuple[str, str] | None:
+    if DIED not in run.log:  # nbclient saw the kernel go before the notebook's end
+        return None
+    said = stderr_summary(run.all_stderr)
+    codes = ", ".join(_exit(k["exit_code"]) for k in run.kernels)
+    why = _memory(run.all_stderr, job) or (f"{codes}; it said: {said}" if said else codes)
+    return ("failed", "the kernel stopped before the end of the notebook (os._exit, a crash, "
+            f"or out of memory): {why}; it was not graded")
+
+
+def stderr_summary(text: str, lines: int = 3) -> str:
+    """The first lines of a kernel's stderr; of a Python traceback, the exception line."""
+    shown = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if any(ln.startswith("Traceback") for ln in shown):
+        last = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith((" ", "\t"))]
+        return last[-1].strip()[:300]
+    return " / ".join(shown[:lines])[:300]
+
+
+def _memory(stderr: str, job: Job) -> str:
+    line = next((ln.strip() for ln in stderr.splitlines()
+                 if any(sign in ln for sign in MEMORY_SIGNS)), None)
+    if line is None:
+        return ""
+    return (f"it ran out of memory (the limits are {job.limits.memory_mb} MiB per process and "
+            f"{job.limits.processes} processes and threads): {line[:200]}")
+
+
+def _exit(code) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0 or code > 128:
+        number = -code if code < 0 else code - 128
+        try:
+            return f"killed by {signal.Signals(number).name}"
+        except ValueError:
+            pass
+    return f"exit code {code}"
 
 
 def main() -> int:
-    course_dir, slot, uid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    course_dir, uid = sys.argv[1], sys.argv[2]
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed from here on goes to stderr, not into the protocol
     sys.stdout = sys.stderr
-    worker = Worker(Path(course_dir), slot, None if uid == "-" else int(uid))
+    worker = Worker(Path(course_dir), None if uid == "-" else int(uid))
     protocol.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
-        job = json.loads(line)
+        job = Job.from_json(line)
         try:
             row = worker.grade(job)
         except Exception as err:  # one broken submission never stops the worker
             import traceback
 
             traceback.print_exc()
-            row = {"student_id": job["student"], "assignment": job["assignment"],
-                   "score": 0.0, "max_score": job.get("max_score", 0.0), "status": "failed",
-                   "reason": f"grader error: {type(err).__name__}: {err}"[:500]}
-        protocol.write(json.dumps(row) + "\n")
+            row = Row.ungraded(job, "failed", f"grader error: {type(err).__name__}: {err}"[:500])
+        protocol.write(row.to_json() + "\n")
     return 0
 
 

@@ -49,7 +49,7 @@ def build(site: Path = REPO / "site", repo: Path = REPO,
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-    from autograder.student_kit import leaks
+    from coursetools.student_kit import leaks
 
     work = Path(work) if work is not None else repo / "build" / "site-work"
     src = work / "src"

@@ -10,10 +10,10 @@ import csv
 import distributed
 import pytest
 
-from autograder import distributed as on_dask
-from autograder import grade
+from autograder import dask_backend, grade
 from autograder.corpus import cases
-from tests.test_autograder_corpus import LIMITS, _last_run
+from autograder.jobs import Job
+from tests.grading_helpers import LIMITS, TIMEOUT_LIMITS, last_run
 
 pytestmark = pytest.mark.xdist_group("autograder")  # one grading batch at a time on 2 cores
 
@@ -36,14 +36,14 @@ def graded(cluster, tmp_path_factory):
     batch = grade.Batch(root / "submissions", root / "out", cases.SOURCE, limits=LIMITS,
                         quiet=True, scheduler=cluster.scheduler_address)
     rows = grade.grade(batch)
-    return {"rows": {r["student_id"]: r for r in rows}, "root": root, "batch": batch}
+    return {"rows": {r.student_id: r for r in rows}, "root": root, "batch": batch}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_case_gets_its_grade_on_dask(graded, case):
     row = graded["rows"][case.name]
-    assert (row["score"], row["status"]) == (case.score, case.status), row["reason"]
-    assert case.reason.lower() in row["reason"].lower()
+    assert (row.score, row.status) == (case.score, case.status), row.reason
+    assert case.reason.lower() in row.reason.lower()
     feedback = graded["batch"].out / "feedback" / case.name / case.assignment
     assert (feedback / cases.NOTEBOOK).with_suffix(".html").is_file()
 
@@ -52,27 +52,29 @@ def test_grades_csv_is_written_and_a_rerun_grades_nothing(graded):
     batch = graded["batch"]
     with open(batch.out / "grades.csv", newline="") as f:
         assert sorted(r["student_id"] for r in csv.DictReader(f)) == sorted(graded["rows"])
-    assert {r["student_id"]: r for r in grade.grade(batch)} == graded["rows"]
-    assert _last_run(batch) == ([], len(CASES))
+    assert {r.student_id: r for r in grade.grade(batch)} == graded["rows"]
+    assert last_run(batch) == ([], len(CASES))
 
 
-def test_a_task_that_raises_is_a_failed_row(graded, cluster):
-    work = graded["batch"].out / ".work"
-    broken = {"student": "broken", "assignment": cases.ASSIGNMENT, "key": "broken",
-              "max_score": 10, "wall_s": 10, "notebooks": {}}  # no job_dir: Worker.grade raises
+def test_a_task_that_raises_is_a_failed_row(graded, cluster, tmp_path):
+    work = graded["batch"].work
+    not_a_folder = tmp_path / "a file"
+    not_a_folder.write_text("")
+    broken = Job("broken", cases.ASSIGNMENT, str(tmp_path), {}, str(not_a_folder / "job"),
+                 str(tmp_path / "feedback"), LIMITS)  # its work folder cannot be made
     results = []
-    on_dask.run(cluster.scheduler_address, work / "template", work, [broken],
-                lambda job, row: results.append(row))
-    assert [(r["student_id"], r["status"]) for r in results] == [("broken", "failed")]
-    assert results[0]["reason"] == "grader error: KeyError: 'job_dir'"
+    dask_backend.run(cluster.scheduler_address, work / "template", work, [broken],
+                     lambda job, row: results.append(row))
+    assert [(r.student_id, r.status) for r in results] == [("broken", "failed")]
+    assert results[0].reason.startswith("grader error: NotADirectoryError")
 
 
 def test_a_job_past_its_deadline_is_timed_out(graded, cluster, tmp_path, monkeypatch):
     # Last in this file: the Dask worker grading the job is restarted.
-    cases.build_corpus(tmp_path / "subs", {}, [CASE_BY_NAME["sigint_loop"]])  # runs 10 s
-    monkeypatch.setattr(grade, "job_deadline", lambda job: 2.0)
+    cases.build_corpus(tmp_path / "subs", {}, [CASE_BY_NAME["sigint_loop"]])  # runs forever
+    monkeypatch.setattr(Job, "deadline_s", property(lambda job: 2.0))
     assert grade.main([str(tmp_path / "subs"), str(tmp_path / "out"), "--source",
-                       str(cases.SOURCE), "--wall", str(LIMITS.wall_s), "--quiet",
+                       str(cases.SOURCE), "--wall", str(TIMEOUT_LIMITS.wall_s), "--quiet",
                        "--dask", cluster.scheduler_address]) == 0
     with open(tmp_path / "out" / "grades.csv", newline="") as f:
         [row] = csv.DictReader(f)

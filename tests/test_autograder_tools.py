@@ -1,22 +1,31 @@
-"""The student's check command, the student kit, the static flags and the command line."""
+"""The student's check command, the student kit, the static flags, the command line, and the
+failures that must say why."""
 
+import ast
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
-from autograder import check, grade, student_kit
-from autograder._inside import scan_source
+from autograder import grade
+from autograder.cache import Cache
 from autograder.corpus import cases
+from autograder.inside import scan_source
+from autograder.jobs import GradingError, Job, Limits, Row
+from course.checks import check_close
+from coursetools import check, student_kit
+from tests.grading_helpers import LIMITS, edit, grader_copy
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _student_copy(tmp_path: Path, replace=None, edit=None) -> Path:
-    notebook = cases._notebook(replace)
+    notebook = cases.submission(replace)
     if edit is not None:
         edit(notebook.cells)
     folder = tmp_path / cases.ASSIGNMENT
@@ -27,7 +36,7 @@ def _student_copy(tmp_path: Path, replace=None, edit=None) -> Path:
 
 def _run_check(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "autograder.check", str(path), "--release", str(cases.RELEASE)],
+        [sys.executable, "-m", "coursetools.check", str(path), "--release", str(cases.RELEASE)],
         capture_output=True, text=True, cwd=REPO, timeout=120)
 
 
@@ -53,7 +62,7 @@ def test_check_names_unanswered_cells(tmp_path):
 
 
 def test_check_catches_a_broken_notebook_without_running_it(tmp_path):
-    path = _student_copy(tmp_path, edit=cases._duplicate)
+    path = _student_copy(tmp_path, edit=cases.duplicate_gd_step)
     assert check.check(path, cases.RELEASE) == [
         "cell 'gd_step' appears 2 times: delete the copies you made (copy your answer into "
         "the original cell)"]
@@ -115,15 +124,40 @@ def test_static_scan_leaves_ordinary_code_alone(code):
     assert scan_source(code) == []
 
 
+def test_no_student_cell_may_rebind_a_name_the_test_cells_rely_on():
+    """What every chapter's exercises import from course.checks (and numpy, torch) is in
+    inside.harness_names(), which follows course.checks.__all__ with no list to keep."""
+    from autograder.inside import harness_names
+
+    used = {"np", "numpy", "torch", "AssertionError"}
+    for path in sorted((REPO / "source").glob("ch*/exercises.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:  # IPython magics: no import of ours there
+                continue
+            used |= {a.asname or a.name for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module == "course.checks"
+                     for a in node.names}
+    assert {"check_same_steps", "TorchOptimizer", "checked_step", "quiet"} <= used  # it reads them
+    assert used <= harness_names()
+    assert "from_scratch" in harness_names()  # no test cell calls it yet; one may
+    assert {"run_showdown", "trusted_race"} <= harness_names()  # chapter 8's race
+
+
 def test_cli_refuses_an_out_folder_inside_source(tmp_path):
     with pytest.raises(SystemExit):
         grade.main([str(tmp_path), str(REPO / "source" / "graded")])
 
 
-def test_cli_reports_missing_submissions_folder(tmp_path):
-    with pytest.raises(SystemExit, match="no submissions folder"):
+def test_a_missing_submissions_folder_raises_and_the_cli_says_it_in_one_line(tmp_path, capfd):
+    with pytest.raises(GradingError, match="no submissions folder"):
         grade.grade(grade.Batch(tmp_path / "nowhere", tmp_path / "out", cases.SOURCE,
                                 quiet=True))
+    assert grade.main([str(tmp_path / "nowhere"), str(tmp_path / "out")]) == 2
+    assert capfd.readouterr().err.count("\n") == 1
 
 
 def test_grading_refuses_to_run_without_bubblewrap(monkeypatch, tmp_path):
@@ -132,6 +166,7 @@ def test_grading_refuses_to_run_without_bubblewrap(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on it
     with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install -y bubblewrap"):
         grade.grade(grade.Batch(tmp_path, tmp_path / "out", cases.SOURCE, quiet=True))
+    assert issubclass(sandbox.SandboxUnavailable, GradingError)
 
 
 def test_lms_zip_is_collected_and_graded(tmp_path):
@@ -141,9 +176,245 @@ def test_lms_zip_is_collected_and_graded(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         for student, replace in [("alice", None), ("bob", {"gd_step": cases.WRONG_GD_STEP})]:
             zf.writestr(f"week1/{student}_exercises.ipynb",
-                        nbformat.writes(cases._notebook(replace)))
+                        nbformat.writes(cases.submission(replace)))
     out = tmp_path / "out"
     assert grade.main([str(archive), str(out), "--source", str(cases.SOURCE), "--assignment",
                        cases.ASSIGNMENT, "--quiet", "--workers", "2"]) == 0
     lines = (out / "grades.csv").read_text().splitlines()
     assert lines[1:] == ["alice,ch99_corpus,10,10,graded,", "bob,ch99_corpus,6,10,graded,"]
+
+
+# ---- failures that say why ---------------------------------------------------------------------
+def test_a_machine_without_user_namespaces_gets_one_line_saying_how_to_fix_it(tmp_path, capfd,
+                                                                                monkeypatch):
+    fake = tmp_path / "bin" / "bwrap"  # what bwrap says where user namespaces are disabled
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely "
+                    "because the kernel does not allow non-privileged user namespaces.' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    (tmp_path / "subs").mkdir()
+    assert grade.main([str(tmp_path / "subs"), str(tmp_path / "out"), "--quiet"]) == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "cannot create the sandbox's namespaces" in err and "No permissions" in err
+    assert "kernel.unprivileged_userns_clone=1" in err
+
+
+def _grade_one(tmp_path, case: str, limits=LIMITS, extra_read=()) -> Row:
+    """Grade one corpus case on one worker, past the batch's checks (as a folder that vanished
+    after them, or a limit no kernel fits in, would be)."""
+    by_name = {c.name: c for c in cases.CASES}
+    cases.build_corpus(tmp_path / "subs", {}, [by_name[case]])
+    batch = grade.Batch(tmp_path / "subs", tmp_path / "out", cases.SOURCE, workers=1,
+                        limits=limits, quiet=True, extra_read=list(extra_read))
+    batch.work.mkdir(parents=True)
+    assignments = grade.load_assignments(batch)
+    submissions, _ = grade.discover(batch, list(assignments))
+    jobs, _ = grade.plan(batch, assignments, submissions, Cache(batch.work))
+    return grade.run_jobs(batch, jobs, Cache(batch.work))[0]
+
+
+def test_a_kernel_that_cannot_start_says_what_it_wrote_on_stderr(tmp_path):
+    row = _grade_one(tmp_path, "right", extra_read=[str(tmp_path / "gone")])
+    assert (row.status, row.score) == ("failed", 0)
+    assert row.reason.startswith("the kernel could not start: bwrap: Can't find source path "
+                                 f"{tmp_path / 'gone'}"), row.reason
+    page = (tmp_path / "out/feedback/right" / cases.ASSIGNMENT / "exercises.html").read_text()
+    assert "Can&#x27;t find source path" in page and "not graded" in page
+
+
+def test_a_kernel_out_of_memory_says_so(tmp_path):
+    row = _grade_one(tmp_path, "right", limits=Limits(wall_s=60, cell_timeout_s=10,
+                                                      memory_mb=200))
+    assert (row.status, row.score) == ("failed", 0)
+    assert "the kernel could not start: it ran out of memory (the limits are 200 MiB" in (
+        row.reason), row.reason
+
+
+def test_a_job_past_its_deadline_leaves_no_kernel_and_its_slot_grades_the_next(tmp_path,
+                                                                               monkeypatch):
+    """The root of the launcher's "working folder gone": the pool killed a worker past its
+    deadline, its kernels (each in a session of its own) lived on, and the worker replacing it
+    wiped their folders. Now a kernel dies with its worker, and a replacement gets new folders."""
+    by_name = {c.name: c for c in cases.CASES}
+    cases.build_corpus(tmp_path / "subs", {}, [by_name["sigint_loop"], by_name["right"]])
+    monkeypatch.setattr(Job, "deadline_s",
+                        property(lambda job: 8.0 if job.student == "sigint_loop" else 300.0))
+    rows = grade.grade(grade.Batch(tmp_path / "subs", tmp_path / "out", cases.SOURCE, workers=1,
+                                   limits=LIMITS, quiet=True))
+    assert [(r.student_id, r.status, r.score) for r in rows] == [
+        ("right", "graded", 10), ("sigint_loop", "timed_out", 0)]
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert not [line for line in ps.splitlines()
+                if "autograder.sandbox" in line and str(tmp_path) in line]
+    logs = "".join(p.read_text() for p in (tmp_path / "out/.work").glob("worker-*.log"))
+    assert "FileNotFoundError" not in logs
+    assert len(list((tmp_path / "out/.work").glob("worker-0.*"))) == 2  # a folder per start
+
+
+def test_a_virtual_environment_reached_through_a_link_grades(tmp_path):
+    """A `.venv` that is a link to another folder (as in the student review): bwrap mounts the
+    link's target, so the kernel must run the interpreter there."""
+    linked = tmp_path / "venv-link"
+    linked.symlink_to(Path(sys.prefix).resolve())
+    cases.build_corpus(tmp_path / "subs", {}, [c for c in cases.CASES if c.name == "right"])
+    done = subprocess.run(
+        [str(linked / "bin" / "python"), "-m", "autograder.grade", str(tmp_path / "subs"),
+         str(tmp_path / "out"), "--source", str(cases.SOURCE), "--workers", "1", "--quiet",
+         "--wall", str(LIMITS.wall_s)],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "out/grades.csv").read_text().splitlines()[1] == (
+        "right,ch99_corpus,10,10,graded,")
+
+
+# ---- the grader's structure ---------------------------------------------------------------------
+def _imports(package: str) -> dict[str, set[tuple[str, str]]]:
+    """module -> {(imported module of a repository package, name or "")}, read with ast."""
+    found = {}
+    for path in sorted((REPO / package).glob("*.py")):
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in {"autograder", "coursetools"}:
+                edges |= {(f"{node.module}.{a.name}", "") for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in {
+                    "autograder", "coursetools"}:
+                edges |= {(node.module, a.name) for a in node.names}
+        found[f"{package}.{path.stem}"] = edges
+    return found
+
+
+def test_the_grader_has_no_import_cycle_and_uses_no_private_name_of_another_module():
+    graph = _imports("autograder") | _imports("coursetools")
+    private = [(m, f"{t}.{n}") for m, edges in graph.items() for t, n in edges
+               if n.startswith("_") or t.split(".")[-1].startswith("_")]
+    assert not private
+    assert not [m for m in graph if m.startswith("autograder.") and any(
+        t.startswith("coursetools") for t, _ in graph[m])], "the grader imports a course tool"
+
+    def reaches(start: str, goal: str, seen: set) -> bool:
+        for target, _ in graph.get(start, ()):
+            if target == goal or (target not in seen and reaches(target, goal, seen | {target})):
+                return True
+        return False
+
+    assert not [m for m in graph if reaches(m, m, set())], "an import cycle"
+
+
+def _exits_outside_the_command_line(path: Path) -> list[str]:
+    """Where a module ends the process itself: ``raise SystemExit`` or ``sys.exit``/``exit``
+    anywhere but its ``if __name__ == "__main__":`` block (argparse's own exit is the CLI's)."""
+    tree = ast.parse(path.read_text())
+    main_blocks = [n for n in tree.body if isinstance(n, ast.If) and "__main__" in ast.unparse(
+        n.test)]
+    allowed = {id(sub) for block in main_blocks for sub in ast.walk(block)}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in allowed:
+            continue
+        if isinstance(node, ast.Raise) and node.exc is not None and "SystemExit" in ast.unparse(
+                node.exc):
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+        if isinstance(node, ast.Call) and ast.unparse(node.func) in {"sys.exit", "exit", "quit"}:
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_library_code_raises_and_only_the_command_line_maps_errors_to_exit_statuses():
+    modules = sorted((REPO / "autograder").glob("*.py")) + sorted(
+        (REPO / "coursetools").glob("*.py"))
+    assert not [hit for path in modules for hit in _exits_outside_the_command_line(path)]
+
+
+def test_the_kernel_launchers_command_line_maps_its_errors(monkeypatch, capsys):
+    from autograder import sandbox
+
+    monkeypatch.setenv(sandbox.JOB_ENV, "job.json")
+
+    def stopped(*args):
+        raise sandbox.Stopped(15)
+
+    def orphaned(*args):
+        raise sandbox.Orphaned("the grading worker that started this kernel is gone")
+
+    monkeypatch.setattr(sandbox, "launch", stopped)
+    assert sandbox.main(["kernel.json"]) == 128 + 15  # as a process SIGTERM ended
+    monkeypatch.setattr(sandbox, "launch", orphaned)
+    assert sandbox.main(["kernel.json"]) == 1
+    assert capsys.readouterr().err == "the grading worker that started this kernel is gone\n"
+
+
+def test_only_the_grading_code_decides_a_re_grade(tmp_path, monkeypatch):
+    """The grading version is the digest of the modules a worker and the sandbox import, the
+    nbgrader configuration and the course package: a course tool, the report or the command
+    line may change, a worker or the sandbox may not, without re-grading."""
+    from autograder import cache
+
+    copy = grader_copy(tmp_path, monkeypatch)
+    first = cache.grader_version()
+    for tool in ("coursetools/lectures.py", "coursetools/release.py", "autograder/report.py",
+                 "autograder/grade.py", "autograder/lms.py"):
+        assert edit(copy, tool) == first, f"editing {tool} would re-grade the class"
+    for part in ("autograder/worker.py", "autograder/inside.py", "autograder/jobs.py",
+                 "course/checks.py", "nbgrader_config.py"):
+        assert edit(copy, part) != first, f"editing {part} would not re-grade the class"
+        first = cache.grader_version()
+
+
+def test_a_grading_process_keeps_one_metadata_validator_whatever_it_reads():
+    """nbgrader loads its cell-metadata schema from disk for each notebook it reads or writes;
+    the worker's validator cache must not grow with them (it did, by object: the Dask
+    workers' memory rose by about 1 MiB a notebook)."""
+    from nbgrader.nbgraderformat import common, v3
+
+    from autograder import worker
+
+    worker._prepare_process()
+    text = (cases.RELEASE / cases.ASSIGNMENT / cases.NOTEBOOK).read_text()
+    for _ in range(3):
+        v3.reads_v3(text, as_version=4)
+    assert len(common.jsonschema._validators) == 1
+    bad = nbformat.reads(text, as_version=4)
+    next(c for c in bad.cells if "nbgrader" in c.metadata).metadata.nbgrader["points"] = "two"
+    with pytest.raises(common.ValidationError):  # it still checks
+        v3.MetadataValidatorV3().validate_nb(bad)
+
+
+# ---- make check: whole messages, no noise ------------------------------------------------------
+def _graded(source: str, grade_id: str, **nbgrader) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata.nbgrader = {"grade_id": grade_id, "schema_version": 3, "grade": False,
+                              "solution": False, "locked": False, **nbgrader}
+    return cell
+
+
+def test_check_shows_a_failing_tests_whole_message_indented(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import numpy as np\nfrom course.checks import check_close"),
+        _graded("W = np.arange(12.0).reshape(3, 4)", "W", solution=True),
+        _graded("check_close('W', W, np.ones((3, 4)))", "test_W", grade=True, points=1,
+                locked=True),
+    ])
+    nbformat.write(notebook, tmp_path / "exercises.ipynb")
+    [problem] = check.check(tmp_path / "exercises.ipynb", tmp_path)
+    expected = np.ones((3, 4))
+    with pytest.raises(AssertionError) as failure:  # what the check itself says, in full
+        check_close("W", np.arange(12.0).reshape(3, 4), expected)
+    message = f"AssertionError: {failure.value}"
+    assert message.count("\n") >= 2  # a 2-D array takes lines
+    assert problem == "test 'test_W' fails:\n" + "\n".join(
+        check.INDENT + line for line in message.splitlines())
+
+
+def test_check_of_an_untouched_notebook_says_each_missing_answer_once_and_nothing_else(tmp_path):
+    folder = tmp_path / cases.ASSIGNMENT
+    folder.mkdir()
+    shutil.copyfile(cases.RELEASE / cases.ASSIGNMENT / cases.NOTEBOOK, folder / cases.NOTEBOOK)
+    done = _run_check(folder / cases.NOTEBOOK)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].endswith("3 thing(s) to fix:")
+    assert [line.split(" in cell ")[0] for line in lines[1:]] == ["  - answer missing"] * 3
+    assert done.stderr == "", done.stderr  # no kernel banner, no warnings

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,10 +35,15 @@ GD_STEP = "def gd_step(w, grad, lr):\n    return w - lr * grad\n"
 pytestmark = pytest.mark.browser
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def server_url(runtime_dir: Path, server: subprocess.Popen) -> str | None:
+    """The URL of the JupyterLab ``server`` started, once it says in its runtime folder which
+    port it took (it picks a free one itself: ``--ServerApp.port=0``)."""
+    from jupyter_server.serverapp import list_running_servers
+
+    for info in list_running_servers(str(runtime_dir)):
+        if info.get("pid") == server.pid:
+            return info["url"].rstrip("/")
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -58,28 +62,32 @@ def lab(tmp_path_factory):
     settings = home / ".settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    port = free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / ".jupyter"))
+    runtime = home / "runtime"
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
+               JUPYTER_RUNTIME_DIR=str(runtime))
     log = open(home / "lab.log", "w")
+    # The server picks its own port (no free port to race for) and its kernels talk over Unix
+    # sockets beside their connection files; only the browser's HTTP needs TCP.
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
+         "--ServerApp.port=0", "--ServerApp.ip=127.0.0.1", "--KernelManager.transport=ipc",
          f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={home}",
          "--LabApp.news_url=None", f"--LabApp.user_settings_dir={home / '.settings'}",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
+            url = server_url(runtime, server)
             try:
-                urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-                break
+                if url:
+                    urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+                    break
             except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start:\n"
-                                       + (home / "lab.log").read_text()) from None
-                time.sleep(0.5)
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("JupyterLab did not start:\n" + (home / "lab.log").read_text())
+            time.sleep(0.5)
         yield url
     finally:
         server.terminate()

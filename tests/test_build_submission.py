@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.build_submission import build_submission, without_solution_markers
+from coursetools.build_submission import build_submission, without_solution_markers
 from tests.submissions import Wrong
 
 

@@ -324,3 +324,126 @@ def test_nan_or_inf_is_explained_when_a_cause_is_known():
     with pytest.raises(AssertionError, match=r"sgd after step 2 contains NaN or inf: .*: t first$"):
         check_same_steps("sgd", NaNFromStep2(0.1), SGD(0.1), [1.0], lambda p: 2 * p,
                          hint="other", nonfinite="t first")
+
+
+# --- Every check against every kind of lie ------------------------------------------------------
+# Each liar is made for the right answer it claims to be, and holds (or gives when first asked)
+# a wrong one. A check must read the answer once, as a trusted type, so every pair fails.
+
+class _Agreeable:
+    """Equal to anything, and true."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        return True
+
+
+class _SecondThoughts:
+    """A wrong number when first asked (as float, int or index), the right one after."""
+
+    def __init__(self, right):
+        self.right, self.asked = right, 0
+
+    def _answer(self, cast):
+        self.asked += 1
+        return cast(self.right) if self.asked > 1 else cast(0)
+
+    def __float__(self):
+        return self._answer(float)
+
+    def __int__(self):
+        return self._answer(int)
+
+    __index__ = __int__
+
+
+class _ArrayOnSecondThoughts:
+    """``__array__`` gives zeros when first asked, the right array after."""
+
+    def __init__(self, right):
+        self.right, self.asked = right, 0
+
+    def __array__(self, dtype=None, copy=None):
+        self.asked += 1
+        values = np.asarray(self.right, dtype=float) if self.asked > 1 else np.zeros(
+            np.shape(self.right))
+        return values.astype(dtype) if dtype is not None else values
+
+
+def _eq_subclass(right):
+    """A subclass of the right answer's own type, holding a wrong value, equal to anything."""
+    if isinstance(right, str):
+        return type("LyingText", (str,), {"__eq__": lambda s, o: True,
+                                          "__hash__": str.__hash__})("zzz")
+    if isinstance(right, bool | int):
+        return type("LyingInt", (int,), {"__eq__": lambda s, o: True,
+                                         "__hash__": int.__hash__})(0)
+    if np.ndim(right) == 0:
+        return type("LyingFloat", (float,), {"__eq__": lambda s, o: True,
+                                             "__hash__": float.__hash__})(0.0)
+    agreeing = type("LyingArray", (np.ndarray,), {"__eq__": lambda s, o: np.ones(s.shape, bool)})
+    return np.zeros(np.shape(right)).view(agreeing)
+
+
+LIARS = {
+    "__eq__ of an object": lambda right: _Agreeable(),
+    "__eq__ of a subclass": _eq_subclass,
+    "__float__": lambda right: ([_SecondThoughts(v) for v in np.ravel(right)] if np.ndim(right)
+                                else _SecondThoughts(right)),
+    "__array__": _ArrayOnSecondThoughts,
+    "__array__ of a subclass": lambda right: np.zeros(np.shape(right)).view(ArrayThatAgrees),
+    "__str__": lambda right: LyingStr("zzz"),
+}
+
+
+class _LyingSGD:
+    """An optimizer whose step hands back a liar for the right new parameters."""
+
+    def __init__(self, lr, liar):
+        self.lr, self.liar = lr, liar
+
+    def step(self, params, grads):
+        return self.liar(np.asarray(params, float) - self.lr * np.asarray(grads, float))
+
+
+CHECKS = {  # each gives the liar made for its right answer to one check
+    "as_float_array": lambda liar: check_true(
+        bool(np.all(as_float_array(liar(0.6)) == 0.6)), "as_float_array believed it"),
+    "as_int": lambda liar: check_true(as_int(liar(3)) == 3, "as_int believed it"),
+    "as_text": lambda liar: check_true(as_text(liar("b")) == "b", "as_text believed it"),
+    "check_close": lambda liar: check_close("w1", liar(0.6), 0.6),
+    "check_close on arrays": lambda liar: check_close("w", liar(np.array([0.6, -1.2])),
+                                                      [0.6, -1.2]),
+    "check_choice": lambda liar: check_choice("answer", liar("b"), "b"),
+    "check_label": lambda liar: check_label("kind", liar("minimum"), "minimum"),
+    "check_true": lambda liar: check_true(liar(True), "check_true believed it"),
+    "check_same_steps": lambda liar: check_same_steps(
+        "sgd", _LyingSGD(0.1, liar), SGD(0.1), [1.0, -2.0], lambda p: 2 * p, steps=3),
+}
+
+
+def test_every_check_of_the_module_is_attacked():
+    import course.checks
+
+    public = {name for name in course.checks.__all__
+              if name.startswith(("as_", "check_"))}
+    assert public <= {name.split()[0] for name in CHECKS}
+
+
+@pytest.mark.parametrize("liar", LIARS.values(), ids=LIARS)
+@pytest.mark.parametrize("attack", CHECKS.values(), ids=CHECKS)
+def test_no_lying_answer_passes_a_check(attack, liar):
+    with pytest.raises(AssertionError):
+        attack(liar)
+
+
+@pytest.mark.parametrize("attack", CHECKS.values(), ids=CHECKS)
+def test_the_honest_answer_passes_each_attack(attack):
+    attack(lambda right: right)  # so a liar fails for its lie alone

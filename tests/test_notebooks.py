@@ -1,22 +1,23 @@
 """Every lecture notebook reproduces its committed text outputs under nbval.
 
 Each lecture runs in a pytest of its own (``pytest --nbval``, strict on text outputs, volatile
-text rewritten by ``nbval_sanitize.cfg``). So its cells share one kernel whatever the xdist
-distribution (collected directly under ``-n 2 --dist load``, a notebook's cells would be spread
-over both workers, each missing the other's state), and a plain ``pytest`` runs the lectures too.
+text rewritten by ``nbval_sanitize.cfg``, its kernel over Unix sockets: ``tests/nbval_ipc.py``).
+So its cells share one kernel whatever the xdist distribution (collected directly under
+``-n 2 --dist load``, a notebook's cells would be spread over both workers, each missing the
+other's state), and a plain ``pytest`` runs the lectures too.
 The source exercise notebooks are executed by the round trip (``test_roundtrip.py``).
 """
 
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from autograder.worker import ANSI_COLOUR
+
 REPO = Path(__file__).resolve().parents[1]
 LECTURES = sorted((REPO / "source").glob("ch*/lecture.ipynb"))
 SANITIZE = Path(__file__).with_name("nbval_sanitize.cfg")
-ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class LectureOutputs:
@@ -29,7 +30,8 @@ class LectureOutputs:
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
-             "--nbval", "--nbval-current-env", "--nbval-sanitize-with", str(SANITIZE), str(name)],
+             "-p", "tests.nbval_ipc", "--nbval", "--nbval-current-env",
+             "--nbval-sanitize-with", str(SANITIZE), str(name)],
             cwd=REPO, capture_output=True, text=True, timeout=600,
         )
         seconds = time.perf_counter() - started

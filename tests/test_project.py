@@ -106,9 +106,8 @@ def test_notebook_metadata_is_clean(path):
         extra = set(cell.get("metadata", {})) - CELL_METADATA
         assert not extra, (
             f"{rel(path)} cell {i}: metadata {sorted(extra)}; execute lectures with "
-            "`jupyter nbconvert --to notebook --execute --inplace "
-            "--ExecutePreprocessor.record_timing=False --ClearMetadataPreprocessor.enabled=True "
-            "--ClearMetadataPreprocessor.clear_notebook_metadata=False`")
+            "`.venv/bin/python -m coursetools.lectures source/chNN_*/lecture.ipynb` (make "
+            "lectures), which strips what execution leaves")
     trace = MACHINE_TRACES.search(text)
     assert not trace, f"{rel(path)} shows a path of the author's machine: {trace.group()!r}"
 

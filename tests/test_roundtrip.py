@@ -15,7 +15,6 @@ Scores come from the gradebook, messages from the autograded notebooks. The test
 form one class, so under ``--dist loadscope`` each chapter is autograded once, on one worker.
 """
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,18 +22,21 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
+from nbgrader.utils import is_grade, is_solution
 
-from autograder import release
-from autograder.build_submission import build_submission, is_solution_cell
+from autograder import paths
+from autograder.assignments import chapters, grade_id, graded_notebooks
+from autograder.course_dir import generate_assignment, load_config, make_course_dir, run_nbgrader
+from autograder.worker import cell_message
+from coursetools.build_submission import build_submission
 from tests.submissions import Wrong, load_wrong
 
-CHAPTERS = release.chapters()
+CHAPTERS = chapters(paths.SOURCE)
 WRONG = load_wrong()
 SOURCE, SOLVED, LOUD, UNTOUCHED = "ref_source", "ref_solved", "ref_loud", "ref_untouched"
 # Makes every RuntimeWarning (NumPy's overflow, invalid value, ...) print each time it happens,
 # not once per line of code: whatever a right answer warns about must stay out of test cells.
 WARN_EVERY_TIME = 'import warnings\nwarnings.simplefilter("always", RuntimeWarning)\n'
-ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -55,20 +57,10 @@ class Autograded:
     totals: dict[str, float]        # student -> score
     cells: dict[str, dict[str, Cell]]             # student -> grade_id -> result
     notebooks: dict[str, list[nbformat.NotebookNode]]  # student -> autograded notebooks
-    seconds_per_notebook: float
-
-
-def graded_notebook_names(chapter: Path) -> list[str]:
-    """The notebooks of a chapter that hold nbgrader cells (the exercises, not the lecture)."""
-    return sorted(
-        path.name for path in chapter.glob("*.ipynb")
-        if any("nbgrader" in cell.metadata
-               for cell in nbformat.read(path, as_version=4).cells)
-    )
 
 
 def warning_every_time(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    first = next((c for c in notebook.cells if is_solution_cell(c) and c.cell_type == "code"), None)
+    first = next((c for c in notebook.cells if is_solution(c) and c.cell_type == "code"), None)
     if first is not None:
         first.source = WARN_EVERY_TIME + first.source
     return notebook
@@ -76,7 +68,7 @@ def warning_every_time(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode
 
 def submissions(chapter: Path, release_dir: Path) -> dict[str, dict[str, nbformat.NotebookNode]]:
     """student -> notebook name -> notebook, for every submission of the chapter."""
-    names = graded_notebook_names(chapter)
+    names = [f"{stem}.ipynb" for stem in graded_notebooks(chapter)]
     source = {n: nbformat.read(chapter / n, as_version=4) for n in names}
     released = {n: nbformat.read(release_dir / n, as_version=4) for n in names}
     subs = {
@@ -85,8 +77,7 @@ def submissions(chapter: Path, release_dir: Path) -> dict[str, dict[str, nbforma
         LOUD: {n: warning_every_time(build_submission(released[n], source[n])) for n in names},
         UNTOUCHED: released,
     }
-    grade_ids = {n: {c.metadata.nbgrader.grade_id for c in released[n].cells
-                     if "nbgrader" in c.metadata} for n in names}
+    grade_ids = {n: {grade_id(c) for c in released[n].cells if grade_id(c)} for n in names}
     for wrong in WRONG.get(chapter.name, []):
         assert wrong.name not in subs, f"{wrong.name!r} is a reserved submission name"
         homeless = set(wrong.replace) - set().union(*grade_ids.values())
@@ -102,19 +93,9 @@ def submissions(chapter: Path, release_dir: Path) -> dict[str, dict[str, nbforma
     return subs
 
 
-def cell_message(cell: nbformat.NotebookNode) -> str:
-    parts = []
-    for out in cell.get("outputs", []):
-        if out.output_type == "error":
-            parts.append(f"{out.ename}: {out.evalue}")
-        elif out.output_type == "stream" and out.name == "stderr":
-            parts.append(out.text)
-    return ANSI_COLOUR.sub("", "\n".join(parts))
-
-
 def autograde_chapter(chapter: Path, course_dir: Path) -> Autograded:
-    course_dir = release.make_course_dir(course_dir, [chapter])
-    release_dir = release.generate_assignment(course_dir, chapter.name)
+    course_dir = make_course_dir(course_dir, [chapter])
+    release_dir = generate_assignment(course_dir, chapter.name)
     subs = submissions(chapter, release_dir)
     for student, notebooks in subs.items():
         folder = course_dir / "submitted" / student / chapter.name
@@ -123,10 +104,10 @@ def autograde_chapter(chapter: Path, course_dir: Path) -> Autograded:
             nbformat.write(nb, folder / name)
 
     started = time.perf_counter()
-    release.run_nbgrader(course_dir, "autograde", chapter.name, "--force")
+    run_nbgrader(course_dir, "autograde", chapter.name, "--force")
     seconds = time.perf_counter() - started
 
-    config = release.load_config(course_dir).CourseDirectory
+    config = load_config(course_dir).CourseDirectory
     totals, cells, notebooks = {}, {}, {}
     with Gradebook(config.db_url, config.course_id) as gradebook:
         max_score = gradebook.find_assignment(chapter.name).max_score
@@ -135,9 +116,8 @@ def autograde_chapter(chapter: Path, course_dir: Path) -> Autograded:
             autograded = course_dir / "autograded" / student / chapter.name
             notebooks[student] = [nbformat.read(autograded / name, as_version=4)
                                   for name in submitted]
-            messages = {c.metadata.nbgrader.grade_id: cell_message(c)
-                        for nb in notebooks[student] for c in nb.cells
-                        if c.metadata.get("nbgrader", {}).get("grade")}
+            messages = {grade_id(c): cell_message(c)
+                        for nb in notebooks[student] for c in nb.cells if is_grade(c)}
             cells[student] = {
                 grade.name: Cell(grade.score, grade.max_score, messages.get(grade.name, ""))
                 for nb_name in submitted
@@ -147,7 +127,7 @@ def autograde_chapter(chapter: Path, course_dir: Path) -> Autograded:
     count = sum(len(nbs) for nbs in subs.values())
     print(f"{chapter.name}: autograded {count} notebooks in {seconds:.1f} s "
           f"({seconds / count:.1f} s per notebook)")
-    return Autograded(release_dir, max_score, totals, cells, notebooks, seconds / count)
+    return Autograded(release_dir, max_score, totals, cells, notebooks)
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
@@ -185,7 +165,7 @@ class ChapterRoundTrip:
 
     def test_release_is_what_nbgrader_generates_today(self, result):
         generated = files_under(result.release_dir)
-        committed = files_under(release.RELEASE / self.chapter.name)
+        committed = files_under(paths.RELEASE / self.chapter.name)
         stale = sorted(name for name in generated.keys() | committed.keys()
                        if generated.get(name) != committed.get(name))
         assert not stale, (f"release/{self.chapter.name}: {stale} differ from what nbgrader "
@@ -211,8 +191,8 @@ class ChapterRoundTrip:
     def test_test_cells_show_no_result(self, result):
         """nbgrader takes a number a test cell shows as its partial score, and any other value
         as full marks: a test cell must end in a statement, not an expression."""
-        shown = [c.metadata.nbgrader.grade_id for nb in result.notebooks[SOURCE] for c in nb.cells
-                 if c.metadata.get("nbgrader", {}).get("grade")
+        shown = [grade_id(c) for nb in result.notebooks[SOURCE] for c in nb.cells
+                 if is_grade(c)
                  and any(out.output_type == "execute_result" for out in c.get("outputs", []))]
         assert not shown, f"test cells that show a value (nbgrader grades it): {shown}"
 

@@ -24,7 +24,7 @@ import nbformat
 import pytest
 
 import sitebuild
-from autograder.student_kit import leaks, solution_snippets
+from coursetools.student_kit import leaks, solution_snippets
 from sitebuild import pages, widgets
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 

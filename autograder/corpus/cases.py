@@ -18,8 +18,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.assignments import graded_notebooks
-from autograder.build_submission import build_submission
+from autograder.assignments import grade_id, graded_notebooks
+from coursetools.build_submission import build_submission
 
 CORPUS = Path(__file__).resolve().parent
 ASSIGNMENT = "ch99_corpus"
@@ -27,7 +27,6 @@ SOURCE = CORPUS / "source"
 RELEASE = CORPUS / "release"
 NOTEBOOK = "exercises.ipynb"
 
-RIGHT_GD_STEP = "def gd_step(w, grad, lr):\n    return w - lr * grad\n"
 WRONG_GD_STEP = "def gd_step(w, grad, lr):\n    return w + lr * grad\n"  # loses test_gd_step: 4
 RIGHT_RUN_GD = (
     "def run_gd(grad_fn, w0, lr, n_steps):\n    ws = [np.asarray(w0, dtype=float)]\n"
@@ -55,9 +54,11 @@ def _answer(code: str) -> dict[str, str]:
     return {"answer": "answer = 'b'\n" + code}
 
 
-def _notebook(replace: dict[str, str] | None = None, source=SOURCE, release=RELEASE,
-              assignment=ASSIGNMENT, name=NOTEBOOK):
-    return build_submission(release / assignment / name, source / assignment / name, replace)
+def submission(replace: dict[str, str] | None = None):
+    """The corpus notebook with every answer right, then the solution cells in ``replace``
+    (grade_id -> source) replaced."""
+    return build_submission(RELEASE / ASSIGNMENT / NOTEBOOK, SOURCE / ASSIGNMENT / NOTEBOOK,
+                            replace)
 
 
 def _save(notebook, folder: Path, name: str = NOTEBOOK) -> None:
@@ -67,30 +68,27 @@ def _save(notebook, folder: Path, name: str = NOTEBOOK) -> None:
 
 def _edit_cells(edit: Callable) -> Callable[[Path, dict], None]:
     def write(folder: Path, context: dict) -> None:
-        notebook = _notebook()
+        notebook = submission()
         edit(notebook.cells)
         _save(notebook, folder)
     return write
 
 
-def _grade_id(cell) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
 def _delete_test(cells):
-    cells[:] = [c for c in cells if _grade_id(c) != "test_run_gd"]
+    cells[:] = [c for c in cells if grade_id(c) != "test_run_gd"]
 
 
 def _edit_test(cells):
     for cell in cells:
-        if _grade_id(cell) == "test_gd_step":
+        if grade_id(cell) == "test_gd_step":
             cell.source = "pass  # every test passes now"
-        if _grade_id(cell) == "gd_step":
+        if grade_id(cell) == "gd_step":
             cell.source = WRONG_GD_STEP
 
 
-def _duplicate(cells):
-    index = next(i for i, c in enumerate(cells) if _grade_id(c) == "gd_step")
+def duplicate_gd_step(cells):
+    """Copy the gd_step cell, grade_id and all, as a student who duplicates a cell does."""
+    index = next(i for i, c in enumerate(cells) if grade_id(c) == "gd_step")
     copy = nbformat.from_dict(json.loads(json.dumps(cells[index])))
     copy["id"] = "copy-of-gd-step"
     cells.insert(index + 1, copy)
@@ -98,19 +96,19 @@ def _duplicate(cells):
 
 def _rename(cells):
     for cell in cells:
-        if _grade_id(cell) == "gd_step":
+        if grade_id(cell) == "gd_step":
             cell.metadata["nbgrader"]["grade_id"] = "my_gd_step"
 
 
 def _slow_cells(cells):
-    index = next(i for i, c in enumerate(cells) if _grade_id(c) == "answer")
+    index = next(i for i, c in enumerate(cells) if grade_id(c) == "answer")
     for _ in range(5):
         cells.insert(index, nbformat.v4.new_code_cell(SLOW_CELLS))
 
 
 def _malformed(folder: Path, context: dict) -> None:
     folder.mkdir(parents=True)
-    text = nbformat.writes(_notebook())
+    text = nbformat.writes(submission())
     (folder / NOTEBOOK).write_text(text[: len(text) // 2])
 
 
@@ -125,7 +123,7 @@ def _untouched(folder: Path, context: dict) -> None:
 
 
 def _python3_kernel(folder: Path, context: dict) -> None:
-    notebook = _notebook(_answer(
+    notebook = submission(_answer(
         f"try:\n    open({str(context['source'] / ASSIGNMENT / NOTEBOOK)!r}).read()\n"
         "    answer = 'a'  # only if the hidden tests could be read\nexcept OSError:\n    pass\n"))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
@@ -135,7 +133,7 @@ def _python3_kernel(folder: Path, context: dict) -> None:
 
 def _with_context(make_code: Callable[[dict], str]) -> Callable[[Path, dict], None]:
     def write(folder: Path, context: dict) -> None:
-        _save(_notebook(_answer(make_code(context))), folder)
+        _save(submission(_answer(make_code(context))), folder)
     return write
 
 
@@ -172,6 +170,44 @@ NETWORK = (
     "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2).close()\n"
     "    answer = 'a'  # only if the network is reachable\nexcept OSError:\n    pass\n"
 )
+
+
+# Answers that are objects lying about what they are, one kind of lie per case; every answer of
+# the notebook is such an object, so only the checks' own conversion stands between it and the
+# marks. Each must earn nothing.
+LIARS = {
+    "eq": (  # equal to anything
+        "class Liar:\n    def __eq__(self, other):\n        return True\n"
+        "    def __ne__(self, other):\n        return False\n    __hash__ = object.__hash__\n"
+        "    def __bool__(self):\n        return True\n"
+        "def lie(right):\n    return Liar()\n"),
+    "float": (  # a wrong number when first asked, the right one when asked again
+        "class Liar:\n    def __init__(self, right):\n        self.right, self.asked = right, 0\n"
+        "    def __float__(self):\n        self.asked += 1\n"
+        "        return float(self.right) if self.asked > 1 else 0.0\n"
+        "def lie(right):\n    return [Liar(x) for x in np.ravel(right)] if np.ndim(right) "
+        "else Liar(right)\n"),
+    "array": (  # an array of zeros whose comparisons and NumPy functions all report a match
+        "class Liar(np.ndarray):\n    def __eq__(self, other):\n"
+        "        return np.ones(np.shape(self), dtype=bool)\n"
+        "    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):\n"
+        "        return np.ones(np.shape(inputs[0]), dtype=bool)\n"
+        "    def __array_function__(self, func, types, args, kwargs):\n        return True\n"
+        "def lie(right):\n    return np.zeros(np.shape(right)).view(Liar)\n"),
+    "str": (  # text whose own methods all say what the check wants to hear
+        "class Liar(str):\n    def __eq__(self, other):\n        return True\n"
+        "    __hash__ = str.__hash__\n    def __str__(self):\n        return 'b'\n"
+        "    def strip(self, *args):\n        return Liar('b')\n"
+        "    def lower(self):\n        return Liar('b')\n"
+        "def lie(right):\n    return Liar(str(right))\n"),
+}
+
+
+def _lying(kind: str) -> dict[str, str]:
+    """Every answer of the corpus notebook a lying object of one kind."""
+    return {"gd_step": LIARS[kind] + "def gd_step(w, grad, lr):\n    return lie(w - lr * grad)\n",
+            "run_gd": RIGHT_RUN_GD.replace("return np.array(ws)", "return lie(np.array(ws))"),
+            "answer": "answer = lie('zzz')\n"}
 
 
 def _write_outside(context: dict) -> str:
@@ -221,7 +257,7 @@ CASES: list[Case] = [
     Case("network", "connects to a server on the grader's loopback", 10, "graded",
          write=_with_context(lambda ctx: NETWORK.format(port=ctx["port"]))),
     Case("os_exit", "calls os._exit(0) in the last answer cell", 0, "failed",
-         replace=_answer("import os\nos._exit(0)\n"), reason="kernel died"),
+         replace=_answer("import os\nos._exit(0)\n"), reason="stopped before the end"),
     Case("sys_exit", "calls sys.exit(1) in the last answer cell", 10, "graded",
          replace=_answer("import sys\nsys.exit(1)\n")),
     Case("sigint_loop", "loops forever and ignores SIGINT", 0, "timed_out",
@@ -242,13 +278,21 @@ CASES: list[Case] = [
     Case("edit_test_cell", "replaced a test with `pass` (wrong gd_step)", 6, "graded",
          write=_edit_cells(_edit_test)),
     Case("duplicate_grade_id", "copied the gd_step cell", 0, "failed",
-         write=_edit_cells(_duplicate), reason="appears 2 times"),
+         write=_edit_cells(duplicate_gd_step), reason="appears 2 times"),
     Case("renamed_grade_id", "changed gd_step's grade_id", 0, "failed",
          write=_edit_cells(_rename), reason="cells missing"),
     Case("malformed_json", "a notebook cut in half", 0, "failed", write=_malformed,
          reason="not valid JSON"),
     Case("missing_notebook", "no notebook in the folder", 0, "failed", write=_missing,
          reason="missing"),
+    Case("lying_eq", "every answer an object whose __eq__ always says True", 0, "flagged",
+         replace=_lying("eq"), reason="custom_eq"),
+    Case("lying_float", "every answer an object whose __float__ is right only when asked twice",
+         0, "graded", replace=_lying("float")),
+    Case("lying_array", "every answer an array subclass whose comparisons and ufuncs agree", 0,
+         "flagged", replace=_lying("array"), reason="custom_eq"),
+    Case("lying_str", "every answer a str subclass whose __str__, strip and __eq__ lie", 0,
+         "flagged", replace=_lying("str"), reason="custom_eq"),
     Case("nan_return", "gd_step returns NaN", 6, "graded",
          replace={"gd_step": "def gd_step(w, grad, lr):\n    return float('nan')\n"}),
     Case("inf_return", "run_gd returns inf", 6, "graded",
@@ -300,5 +344,5 @@ def build_corpus(folder: Path, context: dict, cases: list[Case] = CASES) -> list
         if case.write is not None:
             case.write(target, context)
         else:
-            _save(_notebook(case.replace), target)
+            _save(submission(case.replace), target)
     return cases

@@ -10,17 +10,12 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbgrader.utils import is_solution
+
+from autograder.assignments import grade_id
 
 # nbgrader's solution delimiters; the lines holding them are dropped, what is between them kept.
 _SOLUTION_MARKER = re.compile(r"^[ \t]*(?:#+|//|%)?[ \t]*(?:BEGIN|END) SOLUTION[ \t]*$")
-
-
-def _grade_id(cell: NotebookNode) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def is_solution_cell(cell: NotebookNode) -> bool:
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
 
 
 def without_solution_markers(source: str) -> str:
@@ -31,9 +26,9 @@ def without_solution_markers(source: str) -> str:
 def solution_sources(source_notebook: NotebookNode) -> dict[str, str]:
     """Every solution cell of a source notebook, by grade_id, with its markers removed."""
     return {
-        _grade_id(cell): without_solution_markers(cell.source)
+        grade_id(cell): without_solution_markers(cell.source)
         for cell in source_notebook.cells
-        if is_solution_cell(cell)
+        if is_solution(cell)
     }
 
 
@@ -49,22 +44,22 @@ def build_submission(release_notebook: NotebookNode | str | Path,
     release = _read(release_notebook)
     answers = solution_sources(_read(source_notebook))
     replace = dict(replace or {})
-    cells = {_grade_id(cell): cell for cell in release.cells if _grade_id(cell)}
-    for grade_id in replace:
-        if grade_id not in cells:
-            raise ValueError(f"the notebook has no cell with grade_id {grade_id!r}; "
+    cells = {grade_id(cell): cell for cell in release.cells if grade_id(cell)}
+    for gid in replace:
+        if gid not in cells:
+            raise ValueError(f"the notebook has no cell with grade_id {gid!r}; "
                              f"its solution cells are {sorted(answers)}")
-        if not is_solution_cell(cells[grade_id]):
-            raise ValueError(f"cell {grade_id!r} is not a solution cell: a student cannot "
+        if not is_solution(cells[gid]):
+            raise ValueError(f"cell {gid!r} is not a solution cell: a student cannot "
                              "change it (autograde restores it from the source)")
     for cell in release.cells:
-        if not is_solution_cell(cell):
+        if not is_solution(cell):
             continue
-        grade_id = _grade_id(cell)
-        if grade_id not in answers:
-            raise ValueError(f"solution cell {grade_id!r} of the release is not in the source: "
+        gid = grade_id(cell)
+        if gid not in answers:
+            raise ValueError(f"solution cell {gid!r} of the release is not in the source: "
                              "is the release out of date? (make release)")
-        cell.source = replace.get(grade_id, answers[grade_id])
+        cell.source = replace.get(gid, answers[gid])
     return release
 
 

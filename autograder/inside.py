@@ -1,7 +1,8 @@
 """What runs inside the sandbox: limits, a watch on the student's code, then the Jupyter kernel.
 
 This file is copied into every sandbox and run there as a script, so it imports nothing from the
-repository. ``python inside.py CONFIG.json -- <ipykernel arguments>`` does, in order:
+repository but the ``course`` package, which the sandbox mounts.
+``python inside.py CONFIG.json -- <ipykernel arguments>`` does, in order:
 
 1. set the resource limits (memory, processes, file size, no core dumps);
 2. forbid gaining privileges and, when started as root, become the sandbox's own user;
@@ -18,18 +19,17 @@ sandbox, so a flag does not depend on the kernel surviving.
 """
 
 import ast
+import functools
 import hashlib
 import json
 import os
 import sys
 
 REFERENCE = "course.reference"
-# Global names the test cells rely on; a student cell must not rebind them.
-HARNESS_NAMES = frozenset({
-    "check_close", "check_choice", "check_label", "check_true", "as_float_array", "as_int",
-    "as_text", "quiet", "np", "numpy", "check_same_steps", "TorchOptimizer", "checked_step",
-    "from_scratch", "torch",
-    "AssertionError",
+# Names the test cells rely on besides those course.checks exports; a student cell must not
+# rebind any of them (see harness_names).
+HARNESS_EXTRA = frozenset({
+    "np", "numpy", "torch", "AssertionError",
     "run_showdown", "trusted_race",  # chapter 8: its test cells race the student's MyAdam again
 })
 PATCHED_MODULES = ("np", "numpy", "checks", "course", "builtins", "__builtins__", "testing")
@@ -48,6 +48,14 @@ def cell_hash(source: str) -> str:
     return hashlib.sha256(source.strip().encode()).hexdigest()
 
 
+@functools.cache
+def harness_names() -> frozenset[str]:
+    """Global names the test cells rely on: what ``course.checks`` exports, and numpy's."""
+    import course.checks  # the package the sandbox mounts; this file imports nothing else of ours
+
+    return frozenset(course.checks.__all__) | HARNESS_EXTRA
+
+
 def _dotted(node) -> str:
     parts = []
     while isinstance(node, ast.Attribute):
@@ -64,6 +72,94 @@ def _outside(path: str) -> bool:
     return path.startswith(("/", "~")) or ".." in path.replace("\\", "/").split("/")
 
 
+def _defines_equality(body) -> bool:
+    """Whether the namespace of ``type(name, bases, {...})`` defines an equality method."""
+    return isinstance(body, ast.Dict) and any(
+        isinstance(k, ast.Constant) and k.value in EQUALITY_DUNDERS for k in body.keys)
+
+
+def _is_reference(module: str) -> bool:
+    return module == REFERENCE or module.startswith(REFERENCE + ".")
+
+
+class _Scanner(ast.NodeVisitor):
+    """Collects the static flags of one piece of code, one ``visit_*`` per kind of statement."""
+
+    def __init__(self):
+        self.flags: list[tuple[str, str]] = []
+
+    def flag(self, kind: str, detail: str) -> None:
+        self.flags.append((kind, detail))
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            if _is_reference(alias.name):
+                self.flag("reference_import", f"import {alias.name}")
+        self.generic_visit(node)
+
+    def visit_ImportFrom(self, node):
+        module, names = node.module or "", {alias.name for alias in node.names}
+        if module.startswith(REFERENCE) or (module == "course" and "reference" in names):
+            self.flag("reference_import", f"from {module} import {', '.join(names)}")
+        self.generic_visit(node)
+
+    def visit_Call(self, node):
+        func = _dotted(node.func)
+        args = [a.value for a in node.args
+                if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        name = func.split(".")[-1]
+        if name in {"import_module", "__import__"} and any(a.startswith(REFERENCE)
+                                                           for a in args):
+            self.flag("reference_import", f"{func}({args[0]!r})")
+        if func in {"setattr", "delattr"} and node.args:
+            self._setattr(func, node, args)
+        if name == "type" and len(node.args) == 3 and _defines_equality(node.args[2]):
+            self.flag("custom_eq", "type(...) with an equality method")
+        if name in FILE_CALLS and args and _outside(args[0]):
+            self.flag("outside_file", f"{func}({args[0]!r})")
+        self.generic_visit(node)
+
+    def _setattr(self, func: str, node, args: list[str]) -> None:
+        target = _dotted(node.args[0])
+        if target.split(".")[0] in PATCHED_MODULES or "testing" in target:
+            self.flag("monkey_patch", f"{func}({target}, ...)")
+        if any(a in EQUALITY_DUNDERS for a in args):
+            self.flag("custom_eq", f"{func}(..., {args[-1]!r}, ...)")
+
+    def visit_ClassDef(self, node):
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                    item.name in EQUALITY_DUNDERS):
+                self.flag("custom_eq", f"class {node.name} defines {item.name}")
+        self.visit_FunctionDef(node)
+
+    def visit_FunctionDef(self, node):
+        if node.name in harness_names():
+            self.flag("monkey_patch", f"redefines {node.name}")
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Assign(self, node):
+        targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+        for target in targets:
+            self._assigned(target)
+        self.generic_visit(node)
+
+    visit_AugAssign = visit_AnnAssign = visit_Delete = visit_Assign
+
+    def _assigned(self, target) -> None:
+        for sub in ast.walk(target):
+            name = _dotted(sub) if isinstance(sub, ast.Attribute | ast.Subscript) else ""
+            root = name.split(".")[0].removesuffix("[]")
+            if name and (root in PATCHED_MODULES or ".testing" in name):
+                self.flag("monkey_patch", f"assigns {name}")
+                return
+            if isinstance(sub, ast.Name) and sub.id in harness_names() and (
+                    sub is target or isinstance(target, ast.Tuple | ast.List)):
+                self.flag("monkey_patch", f"rebinds {sub.id}")
+
+
 def scan_source(source: str) -> list[tuple[str, str]]:
     """Static flags for one piece of student code: ``[(kind, detail), ...]``.
 
@@ -76,58 +172,9 @@ def scan_source(source: str) -> list[tuple[str, str]]:
         tree = ast.parse("\n".join(lines))
     except (SyntaxError, ValueError):
         return []
-    flags = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name == REFERENCE or alias.name.startswith(REFERENCE + "."):
-                    flags.append(("reference_import", f"import {alias.name}"))
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            names = {alias.name for alias in node.names}
-            if module.startswith(REFERENCE) or (module == "course" and "reference" in names):
-                flags.append(("reference_import", f"from {module} import {', '.join(names)}"))
-        elif isinstance(node, ast.Call):
-            func = _dotted(node.func)
-            args = [a.value for a in node.args
-                    if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-            if func.split(".")[-1] in {"import_module", "__import__"} and any(
-                    a.startswith(REFERENCE) for a in args):
-                flags.append(("reference_import", f"{func}({args[0]!r})"))
-            if func in {"setattr", "delattr"} and node.args:
-                target = _dotted(node.args[0])
-                if target.split(".")[0] in PATCHED_MODULES or "testing" in target:
-                    flags.append(("monkey_patch", f"{func}({target}, ...)"))
-                if any(a in EQUALITY_DUNDERS for a in args):
-                    flags.append(("custom_eq", f"{func}(..., {args[-1]!r}, ...)"))
-            if func.split(".")[-1] == "type" and len(node.args) == 3:
-                body = node.args[2]
-                if isinstance(body, ast.Dict) and any(
-                        isinstance(k, ast.Constant) and k.value in EQUALITY_DUNDERS
-                        for k in body.keys):
-                    flags.append(("custom_eq", "type(...) with an equality method"))
-            if func.split(".")[-1] in FILE_CALLS and args and _outside(args[0]):
-                flags.append(("outside_file", f"{func}({args[0]!r})"))
-        elif isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and (
-                        item.name in EQUALITY_DUNDERS):
-                    flags.append(("custom_eq", f"class {node.name} defines {item.name}"))
-        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
-            targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
-            for target in targets:
-                for sub in ast.walk(target):
-                    name = _dotted(sub) if isinstance(sub, ast.Attribute | ast.Subscript) else ""
-                    root = name.split(".")[0].removesuffix("[]")
-                    if name and (root in PATCHED_MODULES or ".testing" in name):
-                        flags.append(("monkey_patch", f"assigns {name}"))
-                        break
-                    if isinstance(sub, ast.Name) and sub.id in HARNESS_NAMES and (
-                            sub is target or isinstance(target, ast.Tuple | ast.List)):
-                        flags.append(("monkey_patch", f"rebinds {sub.id}"))
-        elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in HARNESS_NAMES:
-            flags.append(("monkey_patch", f"redefines {node.name}"))
-    return flags
+    scanner = _Scanner()
+    scanner.visit(tree)
+    return scanner.flags
 
 
 class _Watch:
@@ -169,6 +216,7 @@ class _Watch:
 
         import course.checks
 
+        harness_names()  # now, before any student code runs
         for name, module in [("builtins", builtins), ("numpy", numpy),
                              ("numpy.testing", numpy.testing), ("course.checks", course.checks)]:
             self.snapshot[name] = dict(vars(module))
@@ -183,7 +231,7 @@ class _Watch:
         try:
             os.write(self.fd, line.encode())
         except OSError:
-            pass  # the pipe is gone; the grader notices the missing end marker
+            pass  # the pipe is gone: the launcher is, so the grader sees the kernel go
 
     def check_patches(self) -> None:
         for name, before in self.snapshot.items():
@@ -226,40 +274,46 @@ class _Watch:
 
     def handle(self, event: str, args: tuple) -> None:
         if event == "compile":
-            source, filename = args[0], args[1]
-            if not isinstance(source, str | bytes) or not isinstance(filename, str):
-                return
-            if isinstance(source, bytes):
-                source = source.decode(errors="replace")
-            if cell_hash(source) in self.test_hashes:
-                self.check_patches()  # before every test cell
-                return
-            is_cell = filename.startswith(("/tmp/ipykernel_", "<ipython-input"))
-            if is_cell or self.from_student():
-                self.student_files.add(filename)
-                for kind, detail in scan_source(source):
-                    self.report(kind, detail)
+            self._on_compile(*args[:2])
         elif event == "import":
-            module = args[0]
-            if (module == REFERENCE or str(module).startswith(REFERENCE + ".")) and (
-                    self.from_student()):
-                self.report("reference_import", f"imports {module} at run time")
+            if _is_reference(str(args[0])) and self.from_student():
+                self.report("reference_import", f"imports {args[0]} at run time")
         elif self.from_student():
-            if event in self.READ_EVENTS:
-                paths = args[:1]
-                write = event == "open" and any(c in str(args[1]) for c in "wax+")
-            else:
-                paths = [a for a in args if isinstance(a, str | bytes | os.PathLike)][:2]
-                write = True
-            for path in paths:
-                if path is None or isinstance(path, int):
-                    continue
-                full = self._full(path)
-                if full.startswith(self.reference_dir):
-                    self.report("reference_import", "loads course.reference at run time")
-                elif self._outside(full, write):
-                    verb = "writes" if write else "reads"
-                    self.report("outside_file", f"{verb} {os.fsdecode(path)} ({event})")
+            self._on_file(event, args)
+
+    def _on_compile(self, source, filename) -> None:
+        if not isinstance(source, str | bytes) or not isinstance(filename, str):
+            return
+        if isinstance(source, bytes):
+            source = source.decode(errors="replace")
+        if cell_hash(source) in self.test_hashes:
+            self.check_patches()  # before every test cell
+            return
+        is_cell = filename.startswith(("/tmp/ipykernel_", "<ipython-input"))
+        if not is_cell and os.path.isabs(filename) and not self._full(filename).startswith(
+                self.write_roots):
+            return  # a module of a read-only mount compiled as it is imported (no .pyc there)
+        if is_cell or self.from_student():
+            self.student_files.add(filename)
+            for kind, detail in scan_source(source):
+                self.report(kind, detail)
+
+    def _on_file(self, event: str, args: tuple) -> None:
+        if event in self.READ_EVENTS:
+            paths = args[:1]
+            write = event == "open" and any(c in str(args[1]) for c in "wax+")
+        else:
+            paths = [a for a in args if isinstance(a, str | bytes | os.PathLike)][:2]
+            write = True
+        for path in paths:
+            if path is None or isinstance(path, int):
+                continue
+            full = self._full(path)
+            if full.startswith(self.reference_dir):
+                self.report("reference_import", "loads course.reference at run time")
+            elif self._outside(full, write):
+                verb = "writes" if write else "reads"
+                self.report("outside_file", f"{verb} {os.fsdecode(path)} ({event})")
 
 
 def _limit(resource_name: str, value: int) -> None:
@@ -290,7 +344,6 @@ def main() -> None:
     import atexit
 
     atexit.register(watch.check_patches)
-    atexit.register(watch.report, "end", "kernel exited normally")
     sys.argv = ["ipykernel_launcher", *kernel_args]
     from ipykernel import kernelapp
 

@@ -1,7 +1,10 @@
 """Re-execute lecture notebooks in place, as they are committed: with outputs, without the
 volatile metadata execution leaves behind (per-cell timestamps, the widget state blob).
 
-    python -m autograder.lectures [source/chNN_*/lecture.ipynb ...]   (default: every lecture)
+    python -m coursetools.lectures [source/chNN_*/lecture.ipynb ...]   (default: every lecture)
+
+(``make lectures LECTURES=...`` does the same.) The kernel talks over Unix sockets
+(:mod:`coursetools.kernels`).
 """
 
 import argparse
@@ -11,7 +14,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-REPO = Path(__file__).resolve().parents[1]
+from autograder.paths import SOURCE
+from coursetools.kernels import ipc_config
+
+# A lecture runs in at most 30 s on 2 cores (CONTRIBUTING), so no cell takes a minute.
+CELL_TIMEOUT_S = 60
 
 
 def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -21,11 +28,11 @@ def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(path: Path, timeout: int = 300) -> float:
+def execute(path: Path, timeout: int = CELL_TIMEOUT_S) -> float:
     """Run ``path`` top to bottom in a fresh kernel in its own folder; return the seconds taken."""
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", config=ipc_config(),
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - started
     nbformat.write(strip_volatile(nb), path)
@@ -33,10 +40,11 @@ def execute(path: Path, timeout: int = 300) -> float:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m coursetools.lectures",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
-    for path in args.notebooks or sorted((REPO / "source").glob("ch*/lecture.ipynb")):
+    for path in args.notebooks or sorted(SOURCE.glob("ch*/lecture.ipynb")):
         print(f"{path}: {execute(path.resolve()):.1f} s")
 
 

@@ -1,4 +1,4 @@
-"""Build what students get: ``python -m autograder.student_kit [OUT]`` (``make student-kit``).
+"""Build what students get: ``python -m coursetools.student_kit [OUT]`` (``make student-kit``).
 
 The kit holds the released notebooks (``release/``), the student-safe part of the ``course``
 package (everything but ``course/reference``), a ``pyproject.toml`` that installs it, and the
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-REPO = Path(__file__).resolve().parents[1]
+from autograder.paths import REPO
+
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "reference")
 _IMPORTS_REFERENCE = re.compile(r"(import\s+course\.reference|from\s+course(\.reference|\s+import"
                                 r"\s+[^\n]*\breference\b))")
@@ -113,7 +114,7 @@ def leaks(kit: Path, source_root: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.student_kit",
+    parser = argparse.ArgumentParser(prog="python -m coursetools.student_kit",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("out", nargs="?", type=Path, default=REPO / "student-kit",
                         help="where to write the kit (default: %(default)s)")
