@@ -11,7 +11,9 @@ A named mistake comes from the message a failing test cell gave. ``course.checks
 put eps inside the square root?"), the same whatever numbers the student's answer had; a wrong
 value with no hint is "a wrong value, no known mistake"; a letter answer's explanation, or the
 wrong letter; an error that is not a failed check is named by its type and first line
-("raised NotImplementedError", for an answer left out). Mistakes are counted per test cell.
+("raised NotImplementedError", for an answer left out). Mistakes are counted per test cell;
+answers left out (the stub's ``NotImplementedError``, an answer that is None) have their own
+table, so that they do not crowd out the mistakes.
 """
 
 import html
@@ -51,6 +53,13 @@ def named_mistake(message: str) -> str:
         if match:
             return f"answered {match.group('letter')}" if pattern is _NOT_RIGHT else NO_HINT
     return " ".join(_VALUES.sub("…", text).split())[:200]
+
+
+def left_out(mistake: str) -> bool:
+    """Whether a named mistake is an answer not given: the stub's ``NotImplementedError``, or a
+    check's "is None" (these are kept apart from the mistakes, which they would crowd out)."""
+    return (mistake.startswith("raised NotImplementedError")
+            or "is None: did you forget to `return` it" in mistake)
 
 
 def write(out: Path, rows: list[Row], assignments: dict[str, dict[str, dict[str, GradeCell]]],
@@ -101,13 +110,25 @@ class _Section:
             table.append([cell.grade_id, f"{cell.points:g}", _share(passed, len(self.scored))])
         return table
 
-    def mistakes(self) -> list[list[str]]:
+    def _failures(self) -> Counter:
         found = Counter()
         for row in self.scored:
             found.update({(c.grade_id, named_mistake(c.message)) for c in row.cells
                           if not c.passed and c.message})
-        return [[_share(n, len(self.scored)), gid, mistake]
-                for (gid, mistake), n in found.most_common(TOP_MISTAKES)]
+        return found
+
+    def mistakes(self) -> list[list[str]]:
+        # the most frequent first; among equals, a named mistake before a wrong value without one
+        found = sorted(((n, gid, m) for (gid, m), n in self._failures().items()
+                        if not left_out(m)), key=lambda f: (-f[0], f[2] == NO_HINT))
+        return [[_share(n, len(self.scored)), gid, m] for n, gid, m in found[:TOP_MISTAKES]]
+
+    def left_out(self) -> list[list[str]]:
+        found = Counter()
+        for (gid, mistake), n in self._failures().items():
+            if left_out(mistake):
+                found[gid] += n
+        return [[gid, _share(n, len(self.scored))] for gid, n in found.most_common()]
 
     def needing_a_look(self) -> list[list[str]]:
         return [[r.student_id, r.status.replace("_", " "), f"{r.score:g}", r.reason]
@@ -117,6 +138,7 @@ class _Section:
         return [("Test cells", ["test cell", "points", "passed"], self.pass_rates()),
                 ("Mistakes found most often", ["submissions", "test cell", "mistake"],
                  self.mistakes()),
+                ("Answers left out", ["test cell", "submissions"], self.left_out()),
                 ("Notebooks that need a look", ["student", "status", "score", "reason"],
                  self.needing_a_look())]
 

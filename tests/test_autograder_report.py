@@ -9,8 +9,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import grade, lms
+from autograder import grade, lms, report
 from autograder.corpus import cases
+from autograder.jobs import CellResult, GradeCell, Row
 from autograder.report import NO_HINT, named_mistake
 from course.checks import (
     as_float_array,
@@ -121,7 +122,10 @@ def test_the_report_says_what_the_class_got(graded):
     assert "| test_answer | 2 | 60 % (3 of 5) |" in text
     # bo and cy add the gradient; ed's gd_step raises; cy and di answer a wrong letter
     assert f"| 40 % (2 of 5) | test_gd_step | {ADD} |" in text
-    assert "| 20 % (1 of 5) | test_gd_step | raised NotImplementedError |" in text
+    # ed's answer left out is counted on its own, not among the mistakes
+    assert "raised NotImplementedError" not in text
+    assert "### Answers left out\n\n| test cell | submissions |\n| --- | --- |\n" \
+           "| test_gd_step | 20 % (1 of 5) |\n" in text
     assert "| 20 % (1 of 5) | test_answer | answered 'a' |" in text
     assert "| 20 % (1 of 5) | test_answer | answered 'c' |" in text
     for student in ("malformed_json", "os_exit"):
@@ -142,3 +146,22 @@ def test_the_canvas_import_has_canvas_columns_and_only_graded_scores(graded):
     assert by_id["bo"] == ["bo", "", "bo", "", "", "6"]  # not in the roster
     assert by_id["os_exit"][-1] == ""  # failed: left for a person to decide
     assert len(table) == 1 + len(CLASS) + 2
+
+
+def test_answers_left_out_have_their_own_table_and_named_mistakes_rank_first_among_equals(
+        tmp_path):
+    cell = GradeCell("test_step", "test", 2.0, "")
+
+    def row(student, message):
+        return Row(student, "hw", 0.0, 2.0, "graded",
+                   cells=(CellResult("exercises.ipynb", "test_step", 0.0, 2.0, message),))
+
+    no_hint = "AssertionError: expected w = 0.6, got 0.7"
+    rows = [row("a", no_hint), row("b", "AssertionError: expected w = 0.6, got 1.4: " + ADD),
+            row("c", "NotImplementedError: "),
+            row("d", "AssertionError: w is None: did you forget to `return` it, or to assign it?")]
+    md, _ = report.write(tmp_path, rows, {"hw": {"exercises.ipynb": {"test_step": cell}}})
+    assert (f"| 25 % (1 of 4) | test_step | {ADD} |\n"
+            f"| 25 % (1 of 4) | test_step | {NO_HINT} |\n") in md.read_text()
+    assert "| test_step | 50 % (2 of 4) |" in md.read_text()
+    assert "is None" not in md.read_text() and "NotImplementedError" not in md.read_text()
