@@ -290,9 +290,10 @@ class _Watch:
             self.check_patches()  # before every test cell
             return
         is_cell = filename.startswith(("/tmp/ipykernel_", "<ipython-input"))
-        if not is_cell and os.path.isabs(filename) and not self._full(filename).startswith(
-                self.write_roots):
-            return  # a module of a read-only mount compiled as it is imported (no .pyc there)
+        if not is_cell and os.path.isabs(filename) and not os.access(filename, os.W_OK):
+            # a module of a read-only mount compiled as it is imported (no .pyc there); asked of
+            # the file, not its path: a checkout under /tmp is still a read-only mount here
+            return
         if is_cell or self.from_student():
             self.student_files.add(filename)
             for kind, detail in scan_source(source):
@@ -345,9 +346,18 @@ def main() -> None:
 
     atexit.register(watch.check_patches)
     sys.argv = ["ipykernel_launcher", *kernel_args]
-    from ipykernel import kernelapp
+    # ipykernel sends what is written on fd 2 to the notebook once it runs; a kernel that fails
+    # as it starts (out of memory, most often) says why here, on the launcher's stderr, instead
+    stderr = os.dup(2)
+    try:
+        from ipykernel import kernelapp
 
-    kernelapp.launch_new_instance()
+        kernelapp.launch_new_instance()
+    except BaseException as failure:
+        if not (isinstance(failure, SystemExit) and failure.code in (0, None)):
+            os.write(stderr, f"the kernel stopped: {type(failure).__name__}: {failure}\n"
+                     .encode(errors="replace"))
+        raise
 
 
 if __name__ == "__main__":
