@@ -16,6 +16,7 @@ answers left out (the stub's ``NotImplementedError``, an answer that is None) ha
 table, so that they do not crowd out the mistakes.
 """
 
+import functools
 import html
 import re
 import statistics
@@ -55,7 +56,7 @@ def named_mistake(message: str) -> str:
     return " ".join(_VALUES.sub("…", text).split())[:200]
 
 
-def left_out(mistake: str) -> bool:
+def is_left_out(mistake: str) -> bool:
     """Whether a named mistake is an answer not given: the stub's ``NotImplementedError``, or a
     check's "is None" (these are kept apart from the mistakes, which they would crowd out)."""
     return (mistake.startswith("raised NotImplementedError")
@@ -110,6 +111,7 @@ class _Section:
             table.append([cell.grade_id, f"{cell.points:g}", _share(passed, len(self.scored))])
         return table
 
+    @functools.cached_property
     def _failures(self) -> Counter:
         found = Counter()
         for row in self.scored:
@@ -119,14 +121,14 @@ class _Section:
 
     def mistakes(self) -> list[list[str]]:
         # the most frequent first; among equals, a named mistake before a wrong value without one
-        found = sorted(((n, gid, m) for (gid, m), n in self._failures().items()
-                        if not left_out(m)), key=lambda f: (-f[0], f[2] == NO_HINT))
+        found = sorted(((n, gid, m) for (gid, m), n in self._failures.items()
+                        if not is_left_out(m)), key=lambda f: (-f[0], f[2] == NO_HINT))
         return [[_share(n, len(self.scored)), gid, m] for n, gid, m in found[:TOP_MISTAKES]]
 
     def left_out(self) -> list[list[str]]:
         found = Counter()
-        for (gid, mistake), n in self._failures().items():
-            if left_out(mistake):
+        for (gid, mistake), n in self._failures.items():
+            if is_left_out(mistake):
                 found[gid] += n
         return [[gid, _share(n, len(self.scored))] for gid, n in found.most_common()]
 
