@@ -7,7 +7,9 @@ samples the memory (resident set) of the whole process tree every second: this p
 and scheduler), the Dask nannies and workers, and the kernels they start. It prints seconds per
 notebook, the peak memory, and the workers' memory over the run (early, middle, late), and
 fails when a row is missing or wrong, or when the workers' memory grows through the run.
-The samples go to ``OUT/memory.csv``.
+The samples go to ``OUT/memory.csv``. The workers run with Dask's statistical profiler off, as
+:mod:`autograder.dask_backend` asks of a real cluster's (``--dask-profiler`` leaves it on, to
+see its history of profiles grow).
 """
 
 import argparse
@@ -83,10 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="Dask worker processes")
     parser.add_argument("--chapter", default="ch01_gd_by_hand")
     parser.add_argument("--out", type=Path, help="keep the grades and memory.csv here")
+    parser.add_argument("--dask-profiler", action="store_true",
+                        help="leave Dask's statistical profiler on (its default; the workers' "
+                             "memory then grows with its history of profiles)")
     args = parser.parse_args(argv)
     chapter = next((c for c in chapters(SOURCE) if c.name == args.chapter), None)
     if chapter is None or not (RELEASE / args.chapter).is_dir():
         parser.error(f"no released chapter {args.chapter}")
+    import dask
     import distributed
 
     with tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
@@ -95,9 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         expected = make_class(Path(tmp) / "subs", chapter, args.students)
         state = out / ".work" / "state.jsonl"
         sampler = MemorySampler(lambda: sum(1 for _ in open(state)) if state.exists() else 0)
-        with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                      processes=True, host="127.0.0.1",
-                                      dashboard_address=None) as cluster:
+        # the profiler off, as autograder.dask_backend asks of a grading cluster's workers
+        with dask.config.set({"distributed.worker.profile.enabled": args.dask_profiler}), \
+                distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                         processes=True, host="127.0.0.1",
+                                         dashboard_address=None) as cluster:
             batch = grade.Batch(Path(tmp) / "subs", out, SOURCE, force=True, quiet=True,
                                 scheduler=cluster.scheduler_address)
             sampler.start()

@@ -80,3 +80,21 @@ def test_a_job_past_its_deadline_is_timed_out(graded, cluster, tmp_path, monkeyp
         [row] = csv.DictReader(f)
     assert (row["status"], row["reason"]) == (
         "timed_out", "the grader gave up on this submission after 2 s")
+
+
+def test_the_jobs_of_a_dask_worker_share_one_event_loop(monkeypatch):
+    # Dask calls each task in a fresh copy of a context; jupyter_core keeps nbclient's event loop
+    # in a context variable, so without care every job made a loop of its own (and the workers'
+    # memory grew with every notebook).
+    import contextvars
+
+    from jupyter_core.utils import ensure_event_loop
+
+    class LoopOfTheJob:
+        def grade(self, job):
+            return id(ensure_event_loop())
+
+    monkeypatch.setattr(dask_backend, "_worker_for", lambda template, work: LoopOfTheJob())
+    loops = {contextvars.copy_context().run(dask_backend.grade_job, "t", "w", None)
+             for _ in range(3)}
+    assert len(loops) == 1
