@@ -23,9 +23,25 @@ from tests.exercise_runner import (
     score,
 )
 from tests.submissions import load_wrong
+from tests.submissions.ch06_rmsprop_adagrad import (
+    ADA_HEAD,
+    ADA_LR,
+    ADA_RETURN,
+    ADA_START,
+    ADA_SUM,
+    DECAY,
+    DENOM,
+    RETURN,
+    RMS_HEAD,
+    START,
+    TOTAL,
+    M,
+    V,
+    adagrad,
+    rmsprop,
+)
 
 CHAPTER = "ch06_rmsprop_adagrad"
-TOTAL = 21
 
 
 def graded(replace, hidden=True):
@@ -77,42 +93,6 @@ def test_hand_step_in_other_styles_and_shapes():
 
 # --- 2. RMSprop --------------------------------------------------------------------------------
 
-RMS_HEAD = '''class RMSprop:
-    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, centered=False):
-        self.lr = lr
-        self.alpha = alpha
-        self.eps = eps
-        self.weight_decay = weight_decay
-        self.centered = centered
-        self.v = None
-        self.m = None
-
-    def step(self, params, grads):
-'''
-PREPARE = '''        p = np.array(params, dtype=float)
-        g = np.array(grads, dtype=float)
-'''
-DECAY = '''        if self.weight_decay:
-            g = g + self.weight_decay * p
-'''
-START = '''        if self.v is None:
-            self.v = np.zeros_like(p)
-            self.m = np.zeros_like(p)
-'''
-V = "        self.v = self.alpha * self.v + (1 - self.alpha) * g**2\n"
-M = "        self.m = self.alpha * self.m + (1 - self.alpha) * g\n"
-DENOM = '''        if self.centered:
-''' + "    " + M + '''            denom = np.sqrt(self.v - self.m**2) + self.eps
-        else:
-            denom = np.sqrt(self.v) + self.eps
-'''
-RETURN = "        return p - self.lr * g / denom\n"
-
-
-def rmsprop(prepare=PREPARE, decay=DECAY, start=START, v=V, denom=DENOM, ret=RETURN):
-    return {"rmsprop": RMS_HEAD + prepare + decay + start + v + denom + ret}
-
-
 def test_the_pieces_put_together_are_right():
     assert failing(graded(rmsprop())) == {}
 
@@ -125,9 +105,9 @@ ALL_RMSPROP = dict.fromkeys(RMSPROP_CELLS, "expected")
 STATELESS = rmsprop(start="", v="        self.v = (1 - self.alpha) * g**2\n"
                                 "        self.m = (1 - self.alpha) * g\n",
                     denom=DENOM.replace("    " + M, ""))
-LR_ONCE = {"rmsprop": (RMS_HEAD + PREPARE + DECAY + START + V + DENOM).replace(
-    "        self.lr = lr\n", "        self.lr = lr\n        self.lr0 = lr\n")
-    + "        return p - self.lr0 * g / denom\n"}
+LR_ONCE = rmsprop(head=RMS_HEAD.replace("        self.lr = lr\n",
+                                        "        self.lr = lr\n        self.lr0 = lr\n"),
+                  ret=RETURN.replace("self.lr", "self.lr0"))
 V_START = "v should start at 0"
 
 
@@ -352,35 +332,6 @@ def test_objects_that_only_look_like_answers_earn_nothing():
 
 # --- 3. AdaGrad --------------------------------------------------------------------------------
 
-ADA_HEAD = '''class Adagrad:
-    def __init__(self, lr=1e-2, lr_decay=0.0, eps=1e-10, initial_accumulator_value=0.0,
-                 weight_decay=0.0):
-        self.lr = lr
-        self.lr_decay = lr_decay
-        self.eps = eps
-        self.initial_accumulator_value = initial_accumulator_value
-        self.weight_decay = weight_decay
-        self.t = 0
-        self.sum = None
-
-    def step(self, params, grads):
-        p = np.array(params, dtype=float)
-        g = np.array(grads, dtype=float)
-'''
-ADA_DECAY = DECAY
-ADA_START = '''        if self.sum is None:
-            self.sum = np.full_like(p, self.initial_accumulator_value)
-        self.t += 1
-'''
-ADA_SUM = "        self.sum = self.sum + g**2\n"
-ADA_LR = "        lr = self.lr / (1 + (self.t - 1) * self.lr_decay)\n"
-ADA_RETURN = "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"
-
-
-def adagrad(decay=ADA_DECAY, start=ADA_START, acc=ADA_SUM, lr=ADA_LR, ret=ADA_RETURN):
-    return {"adagrad": ADA_HEAD + decay + start + acc + lr + ret}
-
-
 @pytest.mark.parametrize("name, replace, expected", [
     ("moving average", adagrad(acc="        self.sum = 0.99 * self.sum + 0.01 * g**2\n"),
      {"test_adagrad_steps": "moving average of g²", "test_adagrad_options": "expected"}),
@@ -403,10 +354,9 @@ def adagrad(decay=ADA_DECAY, start=ADA_START, acc=ADA_SUM, lr=ADA_LR, ret=ADA_RE
     ("weight decay ignored", adagrad(decay=""), {"test_adagrad_options": "weight_decay was"}),
     ("weight decay after the sum", adagrad(decay="", acc=ADA_SUM + DECAY),
      {"test_adagrad_options": "before the decay was added"}),
-    ("lr read once", {"adagrad": ADA_HEAD.replace("        self.lr = lr\n",
-                                                  "        self.lr = lr\n        self.lr0 = lr\n")
-                      + ADA_DECAY + ADA_START + ADA_SUM
-                      + ADA_LR.replace("self.lr /", "self.lr0 /") + ADA_RETURN},
+    ("lr read once", adagrad(head=ADA_HEAD.replace("        self.lr = lr\n",
+                                                   "        self.lr = lr\n        self.lr0 = lr\n"),
+                             lr=ADA_LR.replace("self.lr /", "self.lr0 /")),
      {"test_adagrad_steps": "read self.lr at every step"}),
 ])
 def test_adagrad_mistakes_are_named(name, replace, expected):

@@ -25,6 +25,16 @@ from tests.exercise_runner import (
     score,
 )
 from tests.submissions import load_wrong
+from tests.submissions.ch07_adam import (
+    ADAM_HEAD,
+    EFFICIENT,
+    HATS,
+    RETURN,
+    START,
+    T,
+    adam,
+    adamw,
+)
 
 CHAPTER = "ch07_adam"
 TOTAL = 20
@@ -80,44 +90,6 @@ def test_hand_step_in_other_styles():
 
 # --- 2. Adam -----------------------------------------------------------------------------------
 
-ADAM_HEAD = '''class Adam:
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        self.lr = lr
-        self.betas = betas
-        self.eps = eps
-        self.weight_decay = weight_decay
-        self.t = 0
-        self.m = None
-        self.v = None
-
-    def step(self, params, grads):
-'''
-PREPARE = '''        p = np.array(params, dtype=float)
-        g = np.array(grads, dtype=float)
-'''
-DECAY = '''        if self.weight_decay:
-            g = g + self.weight_decay * p
-'''
-START = '''        if self.m is None:
-            self.m = np.zeros_like(p)
-            self.v = np.zeros_like(p)
-        beta1, beta2 = self.betas
-'''
-T = "        self.t += 1\n"
-MOMENTS = '''        self.m = beta1 * self.m + (1 - beta1) * g
-        self.v = beta2 * self.v + (1 - beta2) * g**2
-'''
-HATS = '''        m_hat = self.m / (1 - beta1**self.t)
-        v_hat = self.v / (1 - beta2**self.t)
-'''
-RETURN = "        return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)\n"
-
-
-def adam(prepare=PREPARE, decay=DECAY, start=START, t=T, moments=MOMENTS, hats=HATS,
-         ret=RETURN, head=ADAM_HEAD):
-    return {"adam": head + prepare + decay + start + t + moments + hats + ret}
-
-
 def test_the_pieces_put_together_are_right():
     assert failing(graded(adam())) == {}
 
@@ -129,8 +101,6 @@ STATELESS = adam(start=START.replace("        if self.m is None:\n", "        if
 LR_ONCE = adam(head=ADAM_HEAD.replace("        self.t = 0\n", "        self.t = 0\n"
                                                                "        self.lr0 = lr\n"),
                ret=RETURN.replace("self.lr", "self.lr0"))
-EFFICIENT = adam(hats="        lr_t = self.lr * np.sqrt(1 - beta2**self.t) / (1 - beta1**self.t)\n",
-                 ret="        return p - lr_t * self.m / (np.sqrt(self.v) + self.eps)\n")
 
 
 @pytest.mark.parametrize("name, replace, expected", [
@@ -325,20 +295,6 @@ def test_objects_that_only_look_like_answers_earn_nothing():
 
 
 # --- 3. AdamW ----------------------------------------------------------------------------------
-
-ADAMW_HEAD = '''class AdamW(Adam):
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
-        super().__init__(lr, betas, eps, weight_decay=0.0)
-        self.decoupled_weight_decay = weight_decay
-
-    def step(self, params, grads):
-        lam = self.decoupled_weight_decay
-'''
-
-
-def adamw(body):
-    return {"adamw": ADAMW_HEAD + body}
-
 
 @pytest.mark.parametrize("name, body, words", [
     ("no-op", "        return np.array(params, dtype=float)\n", "the weights did not move"),

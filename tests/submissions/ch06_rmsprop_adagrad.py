@@ -5,13 +5,17 @@ test_rmsprop_many_steps 3, test_rmsprop_weight_decay 1, test_rmsprop_centered 2,
 test_adagrad_steps 2, test_adagrad_options 2, test_rmsprop_step_sizes 2, three concept checks 1
 each. ``tests/test_ch06_grading.py`` feeds many more mistakes through the fast in-process runner;
 these few go through real nbgrader.
+
+The ``RMSprop`` and ``Adagrad`` solution cells are built from pieces (``rmsprop(...)`` and
+``adagrad(...)`` replace some of them), which ``tests/test_ch06_grading.py`` reuses for its
+in-process cases.
 """
 
 from tests.submissions import Wrong
 
 TOTAL = 21
 
-_RMSPROP_HEAD = '''class RMSprop:
+RMS_HEAD = '''class RMSprop:
     def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, centered=False):
         self.lr = lr
         self.alpha = alpha
@@ -22,34 +26,34 @@ _RMSPROP_HEAD = '''class RMSprop:
         self.m = None
 
     def step(self, params, grads):
-        p = np.array(params, dtype=float)
+'''
+PREPARE = '''        p = np.array(params, dtype=float)
         g = np.array(grads, dtype=float)
-        if self.weight_decay:
+'''
+DECAY = '''        if self.weight_decay:
             g = g + self.weight_decay * p
-        if self.v is None:
+'''
+START = '''        if self.v is None:
             self.v = np.zeros_like(p)
             self.m = np.zeros_like(p)
 '''
-
-_RIGHT_V = "        self.v = self.alpha * self.v + (1 - self.alpha) * g**2\n"
-_PLAIN_DENOM = "np.sqrt(self.v) + self.eps"
-
-
-def _rmsprop(v: str = _RIGHT_V, plain_denom: str = _PLAIN_DENOM, head: str = _RMSPROP_HEAD,
-             lr: str = "self.lr", centered: str = "np.sqrt(self.v - self.m**2) + self.eps"
-             ) -> dict[str, str]:
-    """RMSprop with one piece replaced: the v update, the uncentered denominator, the head, the
-    learning rate read at the step, or the centered denominator."""
-    return {"rmsprop": head + v + f'''        if self.centered:
-            self.m = self.alpha * self.m + (1 - self.alpha) * g
-            denom = {centered}
+V = "        self.v = self.alpha * self.v + (1 - self.alpha) * g**2\n"
+M = "        self.m = self.alpha * self.m + (1 - self.alpha) * g\n"
+DENOM = '''        if self.centered:
+''' + "    " + M + '''            denom = np.sqrt(self.v - self.m**2) + self.eps
         else:
-            denom = {plain_denom}
-        return p - {lr} * g / denom
-'''}
+            denom = np.sqrt(self.v) + self.eps
+'''
+RETURN = "        return p - self.lr * g / denom\n"
 
 
-_ADAGRAD_HEAD = '''class Adagrad:
+def rmsprop(prepare=PREPARE, decay=DECAY, start=START, v=V, denom=DENOM, ret=RETURN,
+            head=RMS_HEAD) -> dict[str, str]:
+    """The ``rmsprop`` solution cell, right, with the pieces named replaced."""
+    return {"rmsprop": head + prepare + decay + start + v + denom + ret}
+
+
+ADA_HEAD = '''class Adagrad:
     def __init__(self, lr=1e-2, lr_decay=0.0, eps=1e-10, initial_accumulator_value=0.0,
                  weight_decay=0.0):
         self.lr = lr
@@ -63,19 +67,25 @@ _ADAGRAD_HEAD = '''class Adagrad:
     def step(self, params, grads):
         p = np.array(params, dtype=float)
         g = np.array(grads, dtype=float)
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        self.t += 1
 '''
+ADA_INIT = '''        if self.sum is None:
+            self.sum = np.full_like(p, self.initial_accumulator_value)
+'''
+ADA_COUNT = "        self.t += 1\n"
+ADA_START = ADA_INIT + ADA_COUNT
+ADA_SUM = "        self.sum = self.sum + g**2\n"
+ADA_LR = "        lr = self.lr / (1 + (self.t - 1) * self.lr_decay)\n"
+ADA_RETURN = "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"
 
-_RIGHT_START = "        if self.sum is None:\n" \
-               "            self.sum = np.full_like(p, self.initial_accumulator_value)\n"
-_RIGHT_LR = "        lr = self.lr / (1 + (self.t - 1) * self.lr_decay)\n"
+
+def adagrad(decay=DECAY, start=ADA_START, acc=ADA_SUM, lr=ADA_LR, ret=ADA_RETURN,
+            head=ADA_HEAD) -> dict[str, str]:
+    """The ``adagrad`` solution cell, right, with the pieces named replaced."""
+    return {"adagrad": head + decay + start + acc + lr + ret}
 
 
-def _adagrad(body: str) -> dict[str, str]:
-    return {"adagrad": _ADAGRAD_HEAD + body}
-
+# these submissions count t before they make the sum, which is just as right
+_COUNT_FIRST = ADA_COUNT + ADA_INIT
 
 _SIZES_SIGNATURE = "def rmsprop_step_sizes(grads, lr, alpha=0.99, eps=1e-8):\n" \
                    "    grads = np.asarray(grads, dtype=float)\n"
@@ -95,14 +105,15 @@ WRONG = [
     Wrong(
         name="rmsprop_eps_inside_root",
         mistake="RMSprop with eps inside the square root: sqrt(v + eps)",
-        replace=_rmsprop(plain_denom="np.sqrt(self.v + self.eps)"),
+        replace=rmsprop(denom=DENOM.replace("np.sqrt(self.v) + self.eps",
+                                            "np.sqrt(self.v + self.eps)")),
         score=TOTAL - 2,
         fails={"test_rmsprop_eps": "eps inside the square root"},
     ),
     Wrong(
         name="rmsprop_decay_0999",
         mistake="RMSprop decaying v with 0.999 (Adam's beta2) instead of alpha",
-        replace=_rmsprop(v="        self.v = 0.999 * self.v + 0.001 * g**2\n"),
+        replace=rmsprop(v="        self.v = 0.999 * self.v + 0.001 * g**2\n"),
         score=TOTAL - RMSPROP_ALL,
         fails={"test_rmsprop_first_step": "decays v with 0.999",
                "test_rmsprop_eps": "decays v with 0.999",
@@ -113,10 +124,11 @@ WRONG = [
     Wrong(
         name="rmsprop_bias_corrected",
         mistake="RMSprop with Adam's bias correction of v (torch's RMSprop has none)",
-        replace=_rmsprop(head=_RMSPROP_HEAD.replace("        self.m = None\n",
-                                                    "        self.m = None\n        self.t = 0\n"),
-                         v=_RIGHT_V + "        self.t += 1\n",
-                         plain_denom="np.sqrt(self.v / (1 - self.alpha**self.t)) + self.eps"),
+        replace=rmsprop(head=RMS_HEAD.replace("        self.m = None\n",
+                                              "        self.m = None\n        self.t = 0\n"),
+                        v=V + "        self.t += 1\n",
+                        denom=DENOM.replace("np.sqrt(self.v)",
+                                            "np.sqrt(self.v / (1 - self.alpha**self.t))")),
         score=TOTAL - (RMSPROP_ALL - 2),
         fails={"test_rmsprop_first_step": "bias-corrected v",
                "test_rmsprop_eps": "v should start at 0",
@@ -126,7 +138,8 @@ WRONG = [
     Wrong(
         name="rmsprop_no_square_root",
         mistake="divides by v + eps instead of sqrt(v) + eps",
-        replace=_rmsprop(plain_denom="self.v + self.eps", centered="self.v - self.m**2 + self.eps"),
+        replace=rmsprop(denom=DENOM.replace("np.sqrt(self.v - self.m**2)", "self.v - self.m**2")
+                        .replace("np.sqrt(self.v)", "self.v")),
         score=TOTAL - RMSPROP_ALL,
         fails={"test_rmsprop_first_step": "not by v",
                "test_rmsprop_eps": "not by v",
@@ -137,8 +150,9 @@ WRONG = [
     Wrong(
         name="rmsprop_lr_read_once",
         mistake="stores the learning rate when built and ignores later changes of self.lr",
-        replace=_rmsprop(lr="self.lr0", head=_RMSPROP_HEAD.replace(
-            "        self.v = None\n", "        self.v = None\n        self.lr0 = lr\n")),
+        replace=rmsprop(head=RMS_HEAD.replace("        self.v = None\n",
+                                              "        self.v = None\n        self.lr0 = lr\n"),
+                        ret=RETURN.replace("self.lr", "self.lr0")),
         score=TOTAL - 3,
         fails={"test_rmsprop_many_steps": "read self.lr at every step"},
     ),
@@ -146,24 +160,22 @@ WRONG = [
         name="rmsprop_weight_decay_after_v",
         mistake="adds weight_decay * params to the gradient only after updating v with the raw "
                 "gradient",
-        replace=_rmsprop(
-            head=_RMSPROP_HEAD.replace("        if self.weight_decay:\n"
-                                       "            g = g + self.weight_decay * p\n", ""),
-            v=_RIGHT_V + "        g = g + self.weight_decay * p\n"),
+        replace=rmsprop(decay="", v=V + "        g = g + self.weight_decay * p\n"),
         score=TOTAL - 1,
         fails={"test_rmsprop_weight_decay": "before the decay was added"},
     ),
     Wrong(
         name="rmsprop_centered_ignored",
         mistake="accepts centered=True but takes the plain step",
-        replace=_rmsprop(centered="np.sqrt(self.v) + self.eps"),
+        replace=rmsprop(denom=DENOM.replace("np.sqrt(self.v - self.m**2)", "np.sqrt(self.v)")),
         score=TOTAL - 2,
         fails={"test_rmsprop_centered": "that is the uncentered step"},
     ),
     Wrong(
         name="rmsprop_centered_root_minus_m",
         mistake="centered denominator written sqrt(v) - m instead of sqrt(v - m**2)",
-        replace=_rmsprop(centered="np.sqrt(self.v) - self.m + self.eps"),
+        replace=rmsprop(denom=DENOM.replace("np.sqrt(self.v - self.m**2)",
+                                            "np.sqrt(self.v) - self.m")),
         score=TOTAL - 2,
         fails={"test_rmsprop_centered": "not sqrt(v) - m"},
     ),
@@ -171,9 +183,8 @@ WRONG = [
     Wrong(
         name="adagrad_moving_average",
         mistake="AdaGrad keeping a moving average of g² (RMSprop with 0.99) instead of the sum",
-        replace=_adagrad(_RIGHT_START + "        self.sum = 0.99 * self.sum + 0.01 * g**2\n"
-                         + _RIGHT_LR
-                         + "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"),
+        replace=adagrad(start=_COUNT_FIRST,
+                        acc="        self.sum = 0.99 * self.sum + 0.01 * g**2\n"),
         score=TOTAL - 2 - 2,
         fails={"test_adagrad_steps": "moving average",
                "test_adagrad_options": "expected"},
@@ -181,34 +192,32 @@ WRONG = [
     Wrong(
         name="adagrad_eps_inside_root",
         mistake="AdaGrad with eps inside the square root: sqrt(s + eps)",
-        replace=_adagrad(_RIGHT_START + "        self.sum = self.sum + g**2\n" + _RIGHT_LR
-                         + "        return p - lr * g / np.sqrt(self.sum + self.eps)\n"),
+        replace=adagrad(start=_COUNT_FIRST,
+                        ret="        return p - lr * g / np.sqrt(self.sum + self.eps)\n"),
         score=TOTAL - 2,
         fails={"test_adagrad_steps": "eps inside the square root"},
     ),
     Wrong(
         name="adagrad_lr_decay_from_t",
         mistake="decays the learning rate with t instead of t - 1, so step 1 is already decayed",
-        replace=_adagrad(_RIGHT_START + "        self.sum = self.sum + g**2\n"
-                         + "        lr = self.lr / (1 + self.t * self.lr_decay)\n"
-                         + "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"),
+        replace=adagrad(start=_COUNT_FIRST, lr=ADA_LR.replace("(self.t - 1)", "self.t")),
         score=TOTAL - 2,
         fails={"test_adagrad_options": "uses t - 1"},
     ),
     Wrong(
         name="adagrad_initial_value_ignored",
         mistake="starts the sum at 0 whatever initial_accumulator_value says",
-        replace=_adagrad("        if self.sum is None:\n            self.sum = np.zeros_like(p)\n"
-                         + "        self.sum = self.sum + g**2\n" + _RIGHT_LR
-                         + "        return p - lr * g / (np.sqrt(self.sum) + self.eps)\n"),
+        replace=adagrad(start=_COUNT_FIRST.replace(
+            "np.full_like(p, self.initial_accumulator_value)", "np.zeros_like(p)")),
         score=TOTAL - 2,
         fails={"test_adagrad_options": "initial_accumulator_value was ignored"},
     ),
     Wrong(
         name="adagrad_sum_not_kept",
         mistake="builds the sum from the current gradient only, so every step has size lr",
-        replace=_adagrad("        total = self.initial_accumulator_value + g**2\n" + _RIGHT_LR
-                         + "        return p - lr * g / (np.sqrt(total) + self.eps)\n"),
+        replace=adagrad(start=ADA_COUNT,
+                        acc="        total = self.initial_accumulator_value + g**2\n",
+                        ret=ADA_RETURN.replace("self.sum", "total")),
         score=TOTAL - 2 - 2,
         fails={"test_adagrad_steps": "sum of all squared gradients",
                "test_adagrad_options": "expected"},

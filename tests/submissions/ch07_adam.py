@@ -5,11 +5,15 @@ test_adam_many_steps 3, test_adam_weight_decay 1, test_adamw 3, test_simulate_fi
 four concept checks 1 each. ``AdamW`` reuses the student's ``Adam``, so a mistake in Adam's core
 update also costs the AdamW cell. ``tests/test_ch07_grading.py`` feeds many more mistakes through
 the fast in-process runner; these go through real nbgrader.
+
+The ``Adam`` and ``AdamW`` solution cells are built from pieces (``adam(...)`` replaces some of
+them, ``adamw(...)`` writes ``step``'s body), which ``tests/test_ch07_grading.py`` reuses for its
+in-process cases.
 """
 
 from tests.submissions import Wrong
 
-_ADAM_HEAD = '''class Adam:
+ADAM_HEAD = '''class Adam:
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         self.lr = lr
         self.betas = betas
@@ -20,29 +24,39 @@ _ADAM_HEAD = '''class Adam:
         self.v = None
 
     def step(self, params, grads):
-        p = np.array(params, dtype=float)
+'''
+PREPARE = '''        p = np.array(params, dtype=float)
         g = np.array(grads, dtype=float)
-        if self.weight_decay:
+'''
+DECAY = '''        if self.weight_decay:
             g = g + self.weight_decay * p
-        if self.m is None:
+'''
+START = '''        if self.m is None:
             self.m = np.zeros_like(p)
             self.v = np.zeros_like(p)
         beta1, beta2 = self.betas
 '''
-
-_MOMENTS = '''        self.m = beta1 * self.m + (1 - beta1) * g
+T = "        self.t += 1\n"
+MOMENTS = '''        self.m = beta1 * self.m + (1 - beta1) * g
         self.v = beta2 * self.v + (1 - beta2) * g**2
 '''
+HATS = '''        m_hat = self.m / (1 - beta1**self.t)
+        v_hat = self.v / (1 - beta2**self.t)
+'''
+RETURN = "        return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)\n"
 
 
-def _adam(body: str, head: str = _ADAM_HEAD) -> dict[str, str]:
-    return {"adam": head + body}
+def adam(prepare=PREPARE, decay=DECAY, start=START, t=T, moments=MOMENTS, hats=HATS,
+         ret=RETURN, head=ADAM_HEAD) -> dict[str, str]:
+    """The ``adam`` solution cell, right, with the pieces named replaced."""
+    return {"adam": head + prepare + decay + start + t + moments + hats + ret}
 
 
-_HEAD_NO_L2 = _ADAM_HEAD.replace("        if self.weight_decay:\n"
-                                 "            g = g + self.weight_decay * p\n", "")
+# Kingma and Ba's "efficient" form: eps added to the uncorrected sqrt(v)
+EFFICIENT = adam(hats="        lr_t = self.lr * np.sqrt(1 - beta2**self.t) / (1 - beta1**self.t)\n",
+                 ret="        return p - lr_t * self.m / (np.sqrt(self.v) + self.eps)\n")
 
-_ADAMW_HEAD = '''class AdamW(Adam):
+ADAMW_HEAD = '''class AdamW(Adam):
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(lr, betas, eps, weight_decay=0.0)
         self.decoupled_weight_decay = weight_decay
@@ -52,8 +66,9 @@ _ADAMW_HEAD = '''class AdamW(Adam):
 '''
 
 
-def _adamw(body: str) -> dict[str, str]:
-    return {"adamw": _ADAMW_HEAD + body}
+def adamw(body: str) -> dict[str, str]:
+    """The ``adamw`` solution cell with ``body`` under ``step``'s first line."""
+    return {"adamw": ADAMW_HEAD + body}
 
 
 _SIM_SIGNATURE = "def simulate_first_moment(beta, steps, n_runs, grad_mean, grad_std, seed=0):"
@@ -74,8 +89,8 @@ WRONG = [
     Wrong(
         name="adam_no_bias_correction",
         mistake="Adam without bias correction: divides m by sqrt(v) + eps",
-        replace=_adam("        self.t += 1\n" + _MOMENTS
-                      + "        return p - self.lr * self.m / (np.sqrt(self.v) + self.eps)\n"),
+        replace=adam(hats="",
+                     ret="        return p - self.lr * self.m / (np.sqrt(self.v) + self.eps)\n"),
         score=20 - ADAM_CORE,
         fails={"test_adam_first_step": "without bias correction",
                "test_adam_eps": "expected",
@@ -86,11 +101,7 @@ WRONG = [
     Wrong(
         name="adam_t_incremented_after_correction",
         mistake="adds 1 to t after the bias correction, so step 1 divides by 1 - beta**0 = 0",
-        replace=_adam(_MOMENTS
-                      + "        m_hat = self.m / (1 - beta1**self.t)\n"
-                        "        v_hat = self.v / (1 - beta2**self.t)\n"
-                        "        self.t += 1\n"
-                        "        return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)\n"),
+        replace=adam(t="", hats=HATS + T),
         score=20 - ADAM_CORE,
         fails={"test_adam_first_step": "add 1 to t before the bias correction",
                "test_adam_eps": "nan",
@@ -101,20 +112,14 @@ WRONG = [
     Wrong(
         name="adam_eps_inside_root",
         mistake="Adam with eps inside the square root: sqrt(v_hat + eps)",
-        replace=_adam("        self.t += 1\n" + _MOMENTS
-                      + "        m_hat = self.m / (1 - beta1**self.t)\n"
-                        "        v_hat = self.v / (1 - beta2**self.t)\n"
-                        "        return p - self.lr * m_hat / np.sqrt(v_hat + self.eps)\n"),
+        replace=adam(ret="        return p - self.lr * m_hat / np.sqrt(v_hat + self.eps)\n"),
         score=20 - 2,
         fails={"test_adam_eps": "eps inside the square root"},
     ),
     Wrong(
         name="adam_t_frozen",
         mistake="sets t = 1 at every step, so the bias correction never fades (one step is right)",
-        replace=_adam("        self.t = 1\n" + _MOMENTS
-                      + "        m_hat = self.m / (1 - beta1**self.t)\n"
-                        "        v_hat = self.v / (1 - beta2**self.t)\n"
-                        "        return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)\n"),
+        replace=adam(t="        self.t = 1\n"),
         score=20 - 3 - 1 - 3,
         fails={"test_adam_many_steps": "t grows by one",
                "test_adam_weight_decay": "step 2 does not",
@@ -123,9 +128,8 @@ WRONG = [
     Wrong(
         name="adam_only_m_corrected",
         mistake="corrects the bias of m but not of v, so the first step is 31.6 lr",
-        replace=_adam("        self.t += 1\n" + _MOMENTS
-                      + "        m_hat = self.m / (1 - beta1**self.t)\n"
-                        "        return p - self.lr * m_hat / (np.sqrt(self.v) + self.eps)\n"),
+        replace=adam(hats="        m_hat = self.m / (1 - beta1**self.t)\n",
+                     ret=RETURN.replace("np.sqrt(v_hat)", "np.sqrt(self.v)")),
         score=20 - ADAM_CORE,
         fails={"test_adam_first_step": "only m was bias-corrected",
                "test_adam_eps": "expected",
@@ -137,11 +141,9 @@ WRONG = [
         name="adam_stateless",
         mistake="starts m, v and t afresh at every step: sign descent, right for a constant "
                 "gradient",
-        replace=_adam("        self.t = 1\n        self.m = (1 - beta1) * g\n"
-                      "        self.v = (1 - beta2) * g**2\n"
-                      "        m_hat = self.m / (1 - beta1**self.t)\n"
-                      "        v_hat = self.v / (1 - beta2**self.t)\n"
-                      "        return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)\n"),
+        replace=adam(t="        self.t = 1\n",
+                     moments="        self.m = (1 - beta1) * g\n"
+                             "        self.v = (1 - beta2) * g**2\n"),
         score=20 - 3 - 1 - 3,
         fails={"test_adam_many_steps": "it does not start them afresh",
                "test_adam_weight_decay": "step 2 does not",
@@ -150,22 +152,14 @@ WRONG = [
     Wrong(
         name="adam_efficient_eps",
         mistake="Kingma and Ba's 'efficient' form: eps added to the uncorrected sqrt(v)",
-        replace=_adam("        self.t += 1\n" + _MOMENTS
-                      + "        lr_t = self.lr * np.sqrt(1 - beta2**self.t)"
-                        " / (1 - beta1**self.t)\n"
-                        "        return p - lr_t * self.m / (np.sqrt(self.v) + self.eps)\n"),
+        replace=EFFICIENT,
         score=20 - 2,
         fails={"test_adam_eps": "'efficient' form"},
     ),
     Wrong(
         name="adam_decoupled_decay",
         mistake="Adam shrinks the weights (AdamW's decay) instead of adding weight_decay * p to g",
-        replace=_adam("        p = p * (1 - self.lr * self.weight_decay)\n"
-                      "        self.t += 1\n" + _MOMENTS
-                      + "        m_hat = self.m / (1 - beta1**self.t)\n"
-                        "        v_hat = self.v / (1 - beta2**self.t)\n"
-                        "        return p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)\n",
-                      head=_HEAD_NO_L2),
+        replace=adam(decay="", t="        p = p * (1 - self.lr * self.weight_decay)\n" + T),
         score=20 - 1,
         fails={"test_adam_weight_decay": "that is AdamW's decoupled decay"},
     ),
@@ -173,31 +167,30 @@ WRONG = [
         name="adam_torch_form",
         mistake="none: the right update written as torch writes it "
                 "(step size lr / bc1, denominator sqrt(v) / sqrt(bc2) + eps)",
-        replace=_adam("        self.t += 1\n" + _MOMENTS
-                      + "        bc1, bc2 = 1 - beta1**self.t, 1 - beta2**self.t\n"
-                        "        denom = np.sqrt(self.v) / np.sqrt(bc2) + self.eps\n"
-                        "        return p - (self.lr / bc1) * self.m / denom\n"),
+        replace=adam(hats="        bc1, bc2 = 1 - beta1**self.t, 1 - beta2**self.t\n"
+                          "        denom = np.sqrt(self.v) / np.sqrt(bc2) + self.eps\n",
+                     ret="        return p - (self.lr / bc1) * self.m / denom\n"),
         score=20,
     ),
     # --- AdamW ----------------------------------------------------------------------------------
     Wrong(
         name="adamw_no_op",
         mistake="AdamW that returns the parameters unchanged",
-        replace=_adamw("        return np.array(params, dtype=float)\n"),
+        replace=adamw("        return np.array(params, dtype=float)\n"),
         score=20 - 3,
         fails={"test_adamw": "the weights did not move"},
     ),
     Wrong(
         name="adamw_decay_ignored",
         mistake="AdamW that takes the Adam step and forgets the decay",
-        replace=_adamw("        return super().step(params, grads)\n"),
+        replace=adamw("        return super().step(params, grads)\n"),
         score=20 - 3,
         fails={"test_adamw": "weight_decay was ignored"},
     ),
     Wrong(
         name="adamw_decay_after_step",
         mistake="AdamW that decays the weights after the Adam step instead of before",
-        replace=_adamw("        new = super().step(params, grads)\n"
+        replace=adamw("        new = super().step(params, grads)\n"
                        "        return new * (1 - self.lr * lam)\n"),
         score=20 - 3,
         fails={"test_adamw": "decayed after the Adam step"},
@@ -205,14 +198,14 @@ WRONG = [
     Wrong(
         name="adamw_lr_missing",
         mistake="AdamW that shrinks by 1 - weight_decay, without the learning rate",
-        replace=_adamw("        return super().step(np.asarray(params) * (1 - lam), grads)\n"),
+        replace=adamw("        return super().step(np.asarray(params) * (1 - lam), grads)\n"),
         score=20 - 3,
         fails={"test_adamw": "lr is missing"},
     ),
     Wrong(
         name="adamw_l2_in_gradient",
         mistake="AdamW that adds weight_decay * p to the gradient (that is Adam's L2)",
-        replace=_adamw("        p = np.asarray(params, dtype=float)\n"
+        replace=adamw("        p = np.asarray(params, dtype=float)\n"
                        "        return super().step(p, np.asarray(grads) + lam * p)\n"),
         score=20 - 3,
         fails={"test_adamw": "L2 term added to the gradient"},
@@ -220,7 +213,7 @@ WRONG = [
     Wrong(
         name="adamw_decay_and_l2",
         mistake="AdamW that both shrinks the weights and adds an L2 term to the gradient",
-        replace=_adamw("        p = np.asarray(params, dtype=float) * (1 - self.lr * lam)\n"
+        replace=adamw("        p = np.asarray(params, dtype=float) * (1 - self.lr * lam)\n"
                        "        return super().step(p, np.asarray(grads) + lam * p)\n"),
         score=20 - 3,
         fails={"test_adamw": "AdamW only decays the weights"},
@@ -228,7 +221,7 @@ WRONG = [
     Wrong(
         name="adamw_initial_lr",
         mistake="AdamW that fixes the decay factor with the learning rate it was built with",
-        replace={"adamw": _ADAMW_HEAD.replace(
+        replace={"adamw": ADAMW_HEAD.replace(
             "        self.decoupled_weight_decay = weight_decay\n",
             "        self.decoupled_weight_decay = weight_decay\n"
             "        self.factor = 1 - lr * weight_decay\n")
