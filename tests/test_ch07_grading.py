@@ -12,12 +12,15 @@ replaced (``tests/exercise_runner.py``, hidden tests included unless said otherw
 - answers that only look like numbers or letters earn nothing, and float32 arithmetic is named.
 """
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 from tests.exercise_runner import (
     LIARS,
     assert_fails,
+    assert_full_marks,
     assert_wrong_submissions,
     failing,
     lying_str,
@@ -41,8 +44,8 @@ TOTAL = 20
 NAN_HINT = "add 1 to t before the bias correction"
 
 
-def graded(replace, hidden=True):
-    return run_exercises(CHAPTER, replace, hidden=hidden)
+graded = partial(run_exercises, CHAPTER)
+full_marks = partial(assert_full_marks, CHAPTER, TOTAL)
 
 
 def test_the_known_wrong_submissions_score_as_they_declare():
@@ -50,8 +53,7 @@ def test_the_known_wrong_submissions_score_as_they_declare():
 
 
 def test_the_source_earns_full_marks_and_the_stubs_nothing():
-    outcomes = graded({})
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks({})
     untouched = graded({gid: "raise NotImplementedError()\n" for gid in (
         "hand_step", "adam", "adamw", "simulate_first_moment", "concepts")})
     assert score(untouched) == 0
@@ -241,8 +243,7 @@ class Adam:
 
 @pytest.mark.parametrize("style", ADAM_STYLES)
 def test_adam_in_other_styles_keeps_full_marks(style):
-    outcomes = graded({"adam": ADAM_STYLES[style]})
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks({"adam": ADAM_STYLES[style]})
 
 
 def test_a_sign_step_hard_coded_from_the_first_step_does_not_pass():
@@ -343,8 +344,7 @@ def test_adamw_with_the_initial_lr_fails_visibly_at_the_lr_change():
     "        return list(super().step(shrunk, list(grads)))\n",
 ])
 def test_adamw_in_other_styles_keeps_full_marks(body):
-    outcomes = graded(adamw(body))
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks(adamw(body))
 
 
 # --- 4. the simulation -----------------------------------------------------------------------
