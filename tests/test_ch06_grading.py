@@ -36,6 +36,7 @@ from tests.submissions.ch06_rmsprop_adagrad import (
     DENOM,
     RETURN,
     RMS_HEAD,
+    SIZES_HEAD,
     START,
     TOTAL,
     M,
@@ -376,9 +377,6 @@ def test_adagrad_in_other_styles_keeps_full_marks():
 
 
 # --- 4. step sizes ---------------------------------------------------------------------------
-
-SIZES_HEAD = "def rmsprop_step_sizes(grads, lr, alpha=0.99, eps=1e-8):\n"
-
 
 @pytest.mark.parametrize("body, words", [
     ('''    grads = np.asarray(grads, dtype=float)

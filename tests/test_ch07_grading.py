@@ -33,6 +33,7 @@ from tests.submissions.ch07_adam import (
     EFFICIENT,
     HATS,
     RETURN,
+    SIM_HEAD,
     START,
     T,
     adam,
@@ -349,9 +350,6 @@ def test_adamw_in_other_styles_keeps_full_marks(body):
 
 # --- 4. the simulation -----------------------------------------------------------------------
 
-SIM = "def simulate_first_moment(beta, steps, n_runs, grad_mean, grad_std, seed=0):\n"
-
-
 @pytest.mark.parametrize("body, hidden, words", [
     ('''    rng = np.random.default_rng(seed)
     grads = rng.normal(grad_mean, grad_std, size=(steps, n_runs))
@@ -394,7 +392,7 @@ SIM = "def simulate_first_moment(beta, steps, n_runs, grad_mean, grad_std, seed=
 ''', False, "expected average m_t"),
 ])
 def test_simulation_mistakes_and_shortcuts_fail(body, hidden, words):
-    assert_fails(graded({"simulate_first_moment": SIM + body}, hidden=hidden),
+    assert_fails(graded({"simulate_first_moment": SIM_HEAD + body}, hidden=hidden),
                  {"test_simulate_first_moment": words})
 
 
@@ -427,7 +425,7 @@ def test_simulation_mistakes_and_shortcuts_fail(body, hidden, words):
 ''',
 ])
 def test_simulations_in_other_styles_keep_full_marks(body):
-    outcome = graded({"simulate_first_moment": SIM + body})["test_simulate_first_moment"]
+    outcome = graded({"simulate_first_moment": SIM_HEAD + body})["test_simulate_first_moment"]
     assert outcome.passed, outcome.message
 
 
