@@ -7,6 +7,8 @@ import matplotlib
 import pytest
 
 matplotlib.use("Agg")
+# the shared assertions of the grading tests report their values as the tests' own asserts do
+pytest.register_assert_rewrite("tests.exercise_runner")
 
 
 @pytest.fixture(autouse=True)

@@ -114,6 +114,21 @@ def assert_fails(outcomes: dict[str, Outcome], expected: dict[str, str]) -> None
         assert words.lower() in got[grade_id].lower(), (grade_id, got[grade_id])
 
 
+def run_and_assert_fails(chapter: str, replace: dict[str, str], expected: dict[str, str], *,
+                         hidden: bool = True) -> dict[str, Outcome]:
+    """Run ``chapter`` with ``replace``; assert exactly the cells of ``expected`` fail, each
+    message holding its words; return the outcomes."""
+    outcomes = run_exercises(chapter, replace, hidden=hidden)
+    assert_fails(outcomes, expected)
+    return outcomes
+
+
+def assert_full_marks(chapter: str, total: float, replace: dict[str, str] | None = None) -> None:
+    """Assert that ``chapter`` run with ``replace`` fails no test cell and earns ``total``."""
+    outcomes = run_exercises(chapter, replace)
+    assert failing(outcomes) == {} and score(outcomes) == total
+
+
 def assert_wrong_submissions(chapter: str, wrong) -> None:
     """Assert that each ``Wrong`` record of ``tests/submissions`` scores and fails in-process
     as it declares (the round trip then proves the same through nbgrader)."""

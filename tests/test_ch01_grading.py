@@ -5,13 +5,15 @@ check through its own ``__eq__`` or ``str`` methods.
 Each case runs ``source/ch01_gd_by_hand/exercises.ipynb`` in-process (``tests/exercise_runner``)
 with some solution cells replaced, and asserts which test cells fail and what they say."""
 
+from functools import partial
+
 import pytest
 
 from tests.exercise_runner import (
-    assert_fails,
+    assert_full_marks,
     assert_wrong_submissions,
-    failing,
     lying_str,
+    run_and_assert_fails,
     run_exercises,
     score,
 )
@@ -22,17 +24,8 @@ TOTAL = 22
 CORRECT_GD_STEP = "def gd_step(w, grad, lr):\n    return w - lr * grad\n"
 
 
-def fails(replace, expected, *, hidden=True):
-    """Run with ``replace``; assert exactly the cells of ``expected`` fail, each message holding
-    its words; return the outcomes."""
-    outcomes = run_exercises(CHAPTER, replace, hidden=hidden)
-    assert_fails(outcomes, expected)
-    return outcomes
-
-
-def full_marks(replace):
-    outcomes = run_exercises(CHAPTER, replace)
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+fails = partial(run_and_assert_fails, CHAPTER)
+full_marks = partial(assert_full_marks, CHAPTER, TOTAL)
 
 
 def gd_step_cell(body):

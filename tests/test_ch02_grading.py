@@ -6,14 +6,16 @@ Each case runs ``source/ch02_loss_landscapes/exercises.ipynb`` in-process
 (``tests/exercise_runner``) with some solution cells replaced, and asserts which test cells fail
 and what they say."""
 
+from functools import partial
+
 import pytest
 
 from course.checks import FLOAT32_NOTE
 from tests.exercise_runner import (
-    assert_fails,
+    assert_full_marks,
     assert_wrong_submissions,
-    failing,
     lying_str,
+    run_and_assert_fails,
     run_exercises,
     score,
 )
@@ -22,17 +24,8 @@ CHAPTER = "ch02_loss_landscapes"
 TOTAL = 21
 
 
-def fails(replace, expected, *, hidden=True):
-    """Run with ``replace``; assert exactly the cells of ``expected`` fail, each message holding
-    its words; return the outcomes."""
-    outcomes = run_exercises(CHAPTER, replace, hidden=hidden)
-    assert_fails(outcomes, expected)
-    return outcomes
-
-
-def full_marks(replace):
-    outcomes = run_exercises(CHAPTER, replace)
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+fails = partial(run_and_assert_fails, CHAPTER)
+full_marks = partial(assert_full_marks, CHAPTER, TOTAL)
 
 
 # --- part 1: critical points and two steps -------------------------------------------------

@@ -4,12 +4,15 @@ slope, the closed form where a measurement is asked) and lying objects earn noth
 
 The expected numbers the test cells hard-code are recomputed here by hand or by a plain loop."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 from tests.exercise_runner import (
     LIARS,
     assert_fails,
+    assert_full_marks,
     assert_wrong_submissions,
     failing,
     lying_str,
@@ -21,13 +24,12 @@ from tests.submissions.ch03_batch_sizes import WRONG
 CHAPTER, TOTAL = "ch03_batch_sizes", 17
 
 
-def run(replace=None, hidden=True):
-    return run_exercises(CHAPTER, replace or {}, hidden=hidden)
+run = partial(run_exercises, CHAPTER)
+full_marks = partial(assert_full_marks, CHAPTER, TOTAL)
 
 
 def test_the_source_earns_full_marks():
-    outcomes = run()
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks()
 
 
 # --- the constants the visible tests state, recomputed ------------------------------------------
@@ -317,12 +319,11 @@ slope = float(np.polyfit(np.log10([1, 2, 4, 8, 16, 32, 64]), np.log10(noise), 1)
 
 
 def test_right_answers_in_other_styles_keep_full_marks():
-    outcomes = run(OTHER_STYLES)
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks(OTHER_STYLES)
 
 
 def test_numpy_vectorised_answers_keep_full_marks():
-    outcomes = run({
+    full_marks({
         "mse_gradient": "def mse_gradient(w, X, y):\n"
                         "    return 2 * np.einsum('ni,n->i', X, X @ w - y) / len(y)\n",
         "gradient_noise": '''
@@ -333,7 +334,6 @@ def gradient_noise(X, y, w, batch_size, n_batches, rng):
     full = 2 * X.T @ residual / len(y)
     return np.sqrt(np.mean(np.sum((grads - full) ** 2, axis=1)))
 '''})
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
 
 
 def test_a_summed_gradient_is_traced_back_to_mse_gradient():

@@ -6,34 +6,34 @@ does) costs a right answer nothing."""
 
 import math
 import warnings
+from functools import partial
 
 import pytest
 import torch
 
 from tests.exercise_runner import (
     LIARS,
+    assert_full_marks,
     assert_wrong_submissions,
     failing,
     lying_str,
     run_exercises,
-    score,
 )
 from tests.submissions.ch04_lr_schedules import WRONG
 
 CHAPTER, TOTAL = "ch04_lr_schedules", 24
 
 
-def run(replace=None, hidden=True):
-    return run_exercises(CHAPTER, replace or {}, hidden=hidden)
+run = partial(run_exercises, CHAPTER)
+full_marks = partial(assert_full_marks, CHAPTER, TOTAL)
 
 
 def message(cell, replace, hidden=False):
-    return run(replace, hidden)[f"test_{cell}"].message
+    return run(replace, hidden=hidden)[f"test_{cell}"].message
 
 
 def test_the_source_earns_full_marks():
-    outcomes = run()
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks()
 
 
 def test_the_points_table_adds_up():
@@ -103,8 +103,7 @@ def loud_schedulers(monkeypatch):
 
 
 def test_scheduler_warnings_stay_out_of_the_test_cells(loud_schedulers):
-    outcomes = run()
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks()
 
 
 def test_the_schedule_planner_keeps_them_to_itself(loud_schedulers):
@@ -229,8 +228,7 @@ SCHEDULES_IN_OTHER_STYLES = {
 
 
 def test_schedules_in_other_styles_keep_full_marks():
-    outcomes = run(SCHEDULES_IN_OTHER_STYLES)
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks(SCHEDULES_IN_OTHER_STYLES)
 
 
 def test_schedules_that_lie_earn_nothing():
@@ -305,8 +303,7 @@ def lr_range_test(train_step, lr_min=1e-7, lr_max=10.0, steps=100, beta=0.98, st
         k += 1
     return rates[:len(smoothed)], smoothed
 '''
-    outcomes = run({"lr_range_test": numpy_style})
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks({"lr_range_test": numpy_style})
 
 
 def test_an_lr_range_test_that_lies_earns_nothing():
@@ -383,8 +380,7 @@ def steep_lr(lrs, smoothed, num_it=100):
             best, pick = slope, lr0
     return pick
 '''
-    outcomes = run({"steep_lr": loops})
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks({"steep_lr": loops})
 
 
 # --- part 10: concept checks ---------------------------------------------------------------------

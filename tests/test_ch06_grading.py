@@ -10,12 +10,15 @@ replaced (``tests/exercise_runner.py``, hidden tests included unless said otherw
 - answers that only look like numbers or letters earn nothing, and float32 arithmetic is named.
 """
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 from tests.exercise_runner import (
     LIARS,
     assert_fails,
+    assert_full_marks,
     assert_wrong_submissions,
     failing,
     lying_str,
@@ -33,6 +36,7 @@ from tests.submissions.ch06_rmsprop_adagrad import (
     DENOM,
     RETURN,
     RMS_HEAD,
+    SIZES_HEAD,
     START,
     TOTAL,
     M,
@@ -44,8 +48,8 @@ from tests.submissions.ch06_rmsprop_adagrad import (
 CHAPTER = "ch06_rmsprop_adagrad"
 
 
-def graded(replace, hidden=True):
-    return run_exercises(CHAPTER, replace, hidden=hidden)
+graded = partial(run_exercises, CHAPTER)
+full_marks = partial(assert_full_marks, CHAPTER, TOTAL)
 
 
 def test_the_known_wrong_submissions_score_as_they_declare():
@@ -53,8 +57,7 @@ def test_the_known_wrong_submissions_score_as_they_declare():
 
 
 def test_the_source_earns_full_marks_and_the_stubs_nothing():
-    outcomes = graded({})
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks({})
     untouched = graded({gid: "raise NotImplementedError()\n" for gid in (
         "hand_step", "rmsprop", "adagrad", "rmsprop_step_sizes", "concepts")})
     assert score(untouched) == 0
@@ -275,8 +278,7 @@ class RMSprop:
 
 @pytest.mark.parametrize("style", RMSPROP_STYLES)
 def test_rmsprop_in_other_styles_keeps_full_marks(style):
-    outcomes = graded({"rmsprop": RMSPROP_STYLES[style]})
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks({"rmsprop": RMSPROP_STYLES[style]})
 
 
 def test_rmsprop_shortcuts_do_not_pass():
@@ -371,14 +373,10 @@ def test_adagrad_in_other_styles_keeps_full_marks():
         lr="        lr = self.lr / (1 + self.t * self.lr_decay)\n        self.t += 1\n",
         ret="        return list(p - lr * g / (np.sqrt(self.sum) + self.eps))\n")
     # a list of a 2-D array is a list of rows, which is fine too
-    outcomes = graded(styled)
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks(styled)
 
 
 # --- 4. step sizes ---------------------------------------------------------------------------
-
-SIZES_HEAD = "def rmsprop_step_sizes(grads, lr, alpha=0.99, eps=1e-8):\n"
-
 
 @pytest.mark.parametrize("body, words", [
     ('''    grads = np.asarray(grads, dtype=float)

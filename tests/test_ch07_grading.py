@@ -12,12 +12,15 @@ replaced (``tests/exercise_runner.py``, hidden tests included unless said otherw
 - answers that only look like numbers or letters earn nothing, and float32 arithmetic is named.
 """
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 from tests.exercise_runner import (
     LIARS,
     assert_fails,
+    assert_full_marks,
     assert_wrong_submissions,
     failing,
     lying_str,
@@ -30,6 +33,7 @@ from tests.submissions.ch07_adam import (
     EFFICIENT,
     HATS,
     RETURN,
+    SIM_HEAD,
     START,
     T,
     adam,
@@ -41,8 +45,8 @@ TOTAL = 20
 NAN_HINT = "add 1 to t before the bias correction"
 
 
-def graded(replace, hidden=True):
-    return run_exercises(CHAPTER, replace, hidden=hidden)
+graded = partial(run_exercises, CHAPTER)
+full_marks = partial(assert_full_marks, CHAPTER, TOTAL)
 
 
 def test_the_known_wrong_submissions_score_as_they_declare():
@@ -50,8 +54,7 @@ def test_the_known_wrong_submissions_score_as_they_declare():
 
 
 def test_the_source_earns_full_marks_and_the_stubs_nothing():
-    outcomes = graded({})
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks({})
     untouched = graded({gid: "raise NotImplementedError()\n" for gid in (
         "hand_step", "adam", "adamw", "simulate_first_moment", "concepts")})
     assert score(untouched) == 0
@@ -241,8 +244,7 @@ class Adam:
 
 @pytest.mark.parametrize("style", ADAM_STYLES)
 def test_adam_in_other_styles_keeps_full_marks(style):
-    outcomes = graded({"adam": ADAM_STYLES[style]})
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks({"adam": ADAM_STYLES[style]})
 
 
 def test_a_sign_step_hard_coded_from_the_first_step_does_not_pass():
@@ -343,14 +345,10 @@ def test_adamw_with_the_initial_lr_fails_visibly_at_the_lr_change():
     "        return list(super().step(shrunk, list(grads)))\n",
 ])
 def test_adamw_in_other_styles_keeps_full_marks(body):
-    outcomes = graded(adamw(body))
-    assert failing(outcomes) == {} and score(outcomes) == TOTAL
+    full_marks(adamw(body))
 
 
 # --- 4. the simulation -----------------------------------------------------------------------
-
-SIM = "def simulate_first_moment(beta, steps, n_runs, grad_mean, grad_std, seed=0):\n"
-
 
 @pytest.mark.parametrize("body, hidden, words", [
     ('''    rng = np.random.default_rng(seed)
@@ -394,7 +392,7 @@ SIM = "def simulate_first_moment(beta, steps, n_runs, grad_mean, grad_std, seed=
 ''', False, "expected average m_t"),
 ])
 def test_simulation_mistakes_and_shortcuts_fail(body, hidden, words):
-    assert_fails(graded({"simulate_first_moment": SIM + body}, hidden=hidden),
+    assert_fails(graded({"simulate_first_moment": SIM_HEAD + body}, hidden=hidden),
                  {"test_simulate_first_moment": words})
 
 
@@ -427,7 +425,7 @@ def test_simulation_mistakes_and_shortcuts_fail(body, hidden, words):
 ''',
 ])
 def test_simulations_in_other_styles_keep_full_marks(body):
-    outcome = graded({"simulate_first_moment": SIM + body})["test_simulate_first_moment"]
+    outcome = graded({"simulate_first_moment": SIM_HEAD + body})["test_simulate_first_moment"]
     assert outcome.passed, outcome.message
 
 

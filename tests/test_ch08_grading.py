@@ -4,9 +4,11 @@ under the name myadam, results written by hand, objects that lie about themselve
 nothing. The notebook runs in-process (tests/exercise_runner.py); the nbgrader round trip runs
 the known-wrong submissions of tests/submissions/ch08_mnist_showdown.py."""
 
+from functools import partial
+
 import pytest
 
-from tests.exercise_runner import failing, run_exercises, score
+from tests.exercise_runner import assert_full_marks, failing, run_exercises
 from tests.submissions.ch08_mnist_showdown import HEAD, MOMENTS, WRONG
 
 CHAPTER = "ch08_mnist_showdown"
@@ -31,8 +33,7 @@ def adam(body: str = COUNT + MOMENTS + HATS, update: str = STEP, after: str = ""
             + "        return None\n"}
 
 
-def run(replace=None, skip=SHOWDOWN, hidden=True):
-    return run_exercises(CHAPTER, replace, skip=skip, hidden=hidden)
+run = partial(run_exercises, CHAPTER, skip=SHOWDOWN)
 
 
 def message(outcomes, grade_id):
@@ -104,14 +105,12 @@ answer_wilson = "b"
 
 
 def test_the_source_earns_full_marks():
-    outcomes = run_exercises(CHAPTER)
-    assert failing(outcomes) == {} and score(outcomes) == 20
+    assert_full_marks(CHAPTER, 20)
 
 
 def test_correct_answers_in_other_styles_keep_full_marks():
-    outcomes = run_exercises(CHAPTER, {**LERP_ADAM, **ZERO_GRAD_AT_THE_END,
-                                       **SHOWDOWN_AS_A_LIST, **ANSWERS_IN_OTHER_TYPES})
-    assert failing(outcomes) == {} and score(outcomes) == 20
+    assert_full_marks(CHAPTER, 20, {**LERP_ADAM, **ZERO_GRAD_AT_THE_END,
+                                    **SHOWDOWN_AS_A_LIST, **ANSWERS_IN_OTHER_TYPES})
 
 
 def test_clearing_the_gradients_by_hand_keeps_full_marks():

@@ -87,8 +87,8 @@ def adagrad(decay=DECAY, start=ADA_START, acc=ADA_SUM, lr=ADA_LR, ret=ADA_RETURN
 # these submissions count t before they make the sum, which is just as right
 _COUNT_FIRST = ADA_COUNT + ADA_INIT
 
-_SIZES_SIGNATURE = "def rmsprop_step_sizes(grads, lr, alpha=0.99, eps=1e-8):\n" \
-                   "    grads = np.asarray(grads, dtype=float)\n"
+SIZES_HEAD = "def rmsprop_step_sizes(grads, lr, alpha=0.99, eps=1e-8):\n"
+_SIZES_AS_ARRAY = SIZES_HEAD + "    grads = np.asarray(grads, dtype=float)\n"
 
 RMSPROP_ALL = 2 + 2 + 3 + 1 + 2  # every RMSprop cell
 
@@ -226,7 +226,7 @@ WRONG = [
     Wrong(
         name="step_sizes_without_square_root",
         mistake="takes lr / (v + eps) as the step size",
-        replace={"rmsprop_step_sizes": _SIZES_SIGNATURE + '''    v = np.zeros(grads.shape[1])
+        replace={"rmsprop_step_sizes": _SIZES_AS_ARRAY + '''    v = np.zeros(grads.shape[1])
     sizes = []
     for g in grads:
         v = alpha * v + (1 - alpha) * g**2
@@ -239,7 +239,7 @@ WRONG = [
     Wrong(
         name="step_sizes_before_update",
         mistake="records the step size before updating v with the row, one step late",
-        replace={"rmsprop_step_sizes": _SIZES_SIGNATURE + '''    v = np.zeros(grads.shape[1])
+        replace={"rmsprop_step_sizes": _SIZES_AS_ARRAY + '''    v = np.zeros(grads.shape[1])
     sizes = []
     for g in grads:
         sizes.append(lr / (np.sqrt(v) + eps))

@@ -71,7 +71,7 @@ def adamw(body: str) -> dict[str, str]:
     return {"adamw": ADAMW_HEAD + body}
 
 
-_SIM_SIGNATURE = "def simulate_first_moment(beta, steps, n_runs, grad_mean, grad_std, seed=0):"
+SIM_HEAD = "def simulate_first_moment(beta, steps, n_runs, grad_mean, grad_std, seed=0):\n"
 
 ADAM_CORE = 2 + 2 + 3 + 1 + 3  # every Adam cell and the AdamW cell
 
@@ -233,8 +233,7 @@ WRONG = [
     Wrong(
         name="simulation_m_starts_at_g1",
         mistake="starts the moving average at the first gradient, so it shows no bias",
-        replace={"simulate_first_moment": _SIM_SIGNATURE + '''
-    rng = np.random.default_rng(seed)
+        replace={"simulate_first_moment": SIM_HEAD + '''    rng = np.random.default_rng(seed)
     grads = rng.normal(grad_mean, grad_std, size=(steps, n_runs))
     m = grads[0]
     average = [m.mean()]
@@ -249,8 +248,7 @@ WRONG = [
     Wrong(
         name="simulation_returns_m0",
         mistake="returns m_0 .. m_(steps-1) instead of m_1 .. m_steps",
-        replace={"simulate_first_moment": _SIM_SIGNATURE + '''
-    rng = np.random.default_rng(seed)
+        replace={"simulate_first_moment": SIM_HEAD + '''    rng = np.random.default_rng(seed)
     grads = rng.normal(grad_mean, grad_std, size=(steps, n_runs))
     m = np.zeros(n_runs)
     average = []
@@ -265,9 +263,8 @@ WRONG = [
     Wrong(
         name="simulation_closed_form",
         mistake="returns the formula (1 - beta**t) * mean instead of simulating it",
-        replace={"simulate_first_moment": _SIM_SIGNATURE + """
-    return (1 - beta ** np.arange(1, steps + 1)) * grad_mean
-"""},
+        replace={"simulate_first_moment": SIM_HEAD
+                 + "    return (1 - beta ** np.arange(1, steps + 1)) * grad_mean\n"},
         score=20 - 3,
         fails={"test_simulate_first_moment": "seeds 0 and 1 gave exactly the same numbers"},
     ),
