@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         expected = make_class(Path(tmp) / "subs", chapter, args.students)
         state = out / ".work" / "state.jsonl"
         sampler = MemorySampler(lambda: sum(1 for _ in open(state)) if state.exists() else 0)
-        # the profiler off, as autograder.dask_backend asks of a grading cluster's workers
+        # the profiler off unless asked for, as autograder.dask_backend asks of a grading cluster
         with dask.config.set({"distributed.worker.profile.enabled": args.dask_profiler}), \
                 distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
                                          processes=True, host="127.0.0.1",

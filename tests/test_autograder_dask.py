@@ -84,8 +84,8 @@ def test_a_job_past_its_deadline_is_timed_out(graded, cluster, tmp_path, monkeyp
 
 def test_the_jobs_of_a_dask_worker_share_one_event_loop(monkeypatch):
     # Dask calls each task in a fresh copy of a context; jupyter_core keeps nbclient's event loop
-    # in a context variable, so without care every job made a loop of its own (and the workers'
-    # memory grew with every notebook).
+    # in a context variable, so without care every job made a loop of its own and dropped the
+    # last one unclosed.
     import contextvars
 
     from jupyter_core.utils import ensure_event_loop

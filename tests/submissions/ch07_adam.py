@@ -191,7 +191,7 @@ WRONG = [
         name="adamw_decay_after_step",
         mistake="AdamW that decays the weights after the Adam step instead of before",
         replace=adamw("        new = super().step(params, grads)\n"
-                       "        return new * (1 - self.lr * lam)\n"),
+                      "        return new * (1 - self.lr * lam)\n"),
         score=20 - 3,
         fails={"test_adamw": "decayed after the Adam step"},
     ),
@@ -206,7 +206,7 @@ WRONG = [
         name="adamw_l2_in_gradient",
         mistake="AdamW that adds weight_decay * p to the gradient (that is Adam's L2)",
         replace=adamw("        p = np.asarray(params, dtype=float)\n"
-                       "        return super().step(p, np.asarray(grads) + lam * p)\n"),
+                      "        return super().step(p, np.asarray(grads) + lam * p)\n"),
         score=20 - 3,
         fails={"test_adamw": "L2 term added to the gradient"},
     ),
@@ -214,7 +214,7 @@ WRONG = [
         name="adamw_decay_and_l2",
         mistake="AdamW that both shrinks the weights and adds an L2 term to the gradient",
         replace=adamw("        p = np.asarray(params, dtype=float) * (1 - self.lr * lam)\n"
-                       "        return super().step(p, np.asarray(grads) + lam * p)\n"),
+                      "        return super().step(p, np.asarray(grads) + lam * p)\n"),
         score=20 - 3,
         fails={"test_adamw": "AdamW only decays the weights"},
     ),
