@@ -19,8 +19,9 @@ from autograder.jobs import Limits, Row
 from autograder.paths import COURSE_PACKAGE, NBGRADER_CONFIG
 
 GRADER = Path(__file__).resolve().parent
-# What grades a submission: the worker process and the kernel launcher, with what they import.
-GRADING_ENTRY_POINTS = ("worker", "sandbox", "inside")
+# What grades a submission: the worker process, the kernel launcher and the kernel server, with
+# what they import.
+GRADING_ENTRY_POINTS = ("worker", "sandbox", "inside", "zygote")
 
 
 def files_of(folder: Path) -> list[Path]:

@@ -69,6 +69,8 @@ def _worker_for(template: Path, work: Path) -> Worker:
         os.environ["PYTHONPATH"] = launcher_env(os.environ)["PYTHONPATH"]
         # One sandbox user of this process's own range: it runs one kernel at a time.
         uid = first_sandbox_uid() if os.geteuid() == 0 else None
+        if _worker is not None:
+            _worker[1].close()
         _worker = (key, Worker(course_dir, uid))
     return _worker[1]
 

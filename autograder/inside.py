@@ -1,11 +1,12 @@
-"""What runs inside the sandbox: limits, a watch on the student's code, then the Jupyter kernel.
+"""What runs in each kernel's process before the student's code: limits, no privileges, a watch.
 
-This file is copied into every sandbox and run there as a script, so it imports nothing from the
-repository but the ``course`` package, which the sandbox mounts.
-``python inside.py CONFIG.json -- <ipykernel arguments>`` does, in order:
+This file is copied into the sandbox beside ``zygote.py``, which imports it, so it imports
+nothing from the repository but the ``course`` package, which the sandbox mounts. In a kernel
+the server has just forked, :func:`start_kernel` does, in order:
 
 1. set the resource limits (memory, processes, file size, no core dumps);
-2. forbid gaining privileges and, when started as root, become the sandbox's own user;
+2. forbid gaining privileges, become the sandbox's own user when the grader is root, and drop
+   every capability;
 3. install an audit hook (``sys.addaudithook``, which no later code can remove) that reports, as
    JSON lines on an inherited pipe, what the student's code does that a grader must know about:
    importing ``course.reference``, patching ``numpy``/``numpy.testing``/``course.checks``/
@@ -323,28 +324,49 @@ def _limit(resource_name: str, value: int) -> None:
     resource.setrlimit(getattr(resource, resource_name), (value, value))
 
 
-def main() -> None:
-    config_path, kernel_args = sys.argv[1], sys.argv[3:]  # argv[2] is "--"
-    with open(config_path) as f:
-        config = json.load(f)
-    for name, value in config["rlimits"].items():
-        _limit(name, value)
+def drop_privileges(uid: int | None, gid: int | None) -> None:
+    """Forbid gaining privileges, become ``uid`` when given (the grader is root), and keep no
+    capability at all: the kernel server forked this process with the ones it needed to build
+    the kernel's namespaces."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
+    for capability in range(64):  # the bounding set, while CAP_SETPCAP is still held
+        libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP; EINVAL past the last one
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS: setuid programs stay powerless
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-    if os.getuid() == 0 and config.get("uid") is not None:
+    if uid is not None:
         os.setgroups([])
-        os.setgid(config["gid"])
-        os.setuid(config["uid"])
+        os.setgid(gid)
+        os.setuid(uid)
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Sets(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_uint32) for name in ("effective", "permitted",
+                                                          "inheritable")]
+
+    if libc.capset(ctypes.byref(Header(0x20080522, 0)), (Sets * 2)()) != 0:  # version 3: none
+        raise OSError(ctypes.get_errno(), "capset failed")
+    libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
+    with open("/proc/self/status") as status:
+        held = {k: v.strip() for k, _, v in (ln.partition(":") for ln in status)
+                if k in {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}}
+    if any(int(v, 16) for v in held.values()):
+        raise PermissionError(f"the kernel still holds capabilities: {held}")
+
+
+def start_kernel(config: dict, kernel_args: list[str]) -> None:
+    """In the kernel's process, before any student code: the limits, no privileges, the watch;
+    then run the IPython kernel in this same process, so the hook stays."""
+    for name, value in config["rlimits"].items():
+        _limit(name, value)
+    drop_privileges(config.get("uid"), config.get("gid"))
     watch = _Watch(config["event_fd"], set(config["test_hashes"]), config["home"],
                    config["read_roots"], config["reference_dir"])
     watch.take_snapshot()
     sys.addaudithook(watch)
-    import atexit
-
-    atexit.register(watch.check_patches)
     sys.argv = ["ipykernel_launcher", *kernel_args]
     # ipykernel sends what is written on fd 2 to the notebook once it runs; a kernel that fails
     # as it starts (out of memory, most often) says why here, on the launcher's stderr, instead
@@ -358,7 +380,5 @@ def main() -> None:
             os.write(stderr, f"the kernel stopped: {type(failure).__name__}: {failure}\n"
                      .encode(errors="replace"))
         raise
-
-
-if __name__ == "__main__":
-    main()
+    finally:
+        watch.check_patches()  # what the cells after the last test cell patched

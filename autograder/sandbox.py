@@ -6,26 +6,30 @@ It runs outside the sandbox, as the grader, and
 
 - copies the notebook's folder (nbgrader's ``autograded/<student>/<assignment>``) into a fresh
   scratch folder, the only place the student's code can write;
-- starts ``bwrap`` (bubblewrap): new PID, network, IPC and UTS namespaces (no network at all, not
-  even loopback: the kernel talks to nbgrader over Unix sockets); read-only system, Python and
-  ``course`` package; no ``source/``, ``release/``, gradebook or grader files; ``/tmp`` private;
-- inside, ``inside.py`` sets the resource limits, drops to an unprivileged user of its own and
-  starts the kernel with an audit hook that reports suspicious actions on a pipe;
-- kills the whole sandbox when the notebook's wall-clock limit runs out, and writes what happened
-  (exit code, timed out, the first 64 KiB of the kernel's stderr) into the job's folder, which the
+- asks the worker's kernel server (:class:`KernelServer`, ``zygote.py``) for a kernel in it. The
+  server runs in ``bwrap`` (bubblewrap): new PID, network, IPC and UTS namespaces (no network at
+  all, not even loopback: the kernel talks to nbgrader over Unix sockets); read-only system,
+  Python and ``course`` package; no ``source/``, ``release/``, gradebook or grader files;
+  ``/tmp`` private. It forks each kernel into namespaces of its own, where ``inside.py`` sets
+  the resource limits, drops every privilege and starts the kernel with an audit hook that
+  reports suspicious actions on a pipe;
+- kills the kernel when the notebook's wall-clock limit runs out, and writes what happened (exit
+  code, timed out, the first 64 KiB of the kernel's stderr) into the job's folder, which the
   kernel cannot reach.
 
 The job comes from the JSON file named by the environment variable ``GD_SANDBOX_JOB`` (written by
-the grading worker before it calls nbgrader): the :class:`autograder.jobs.Job` and where this
-worker keeps its kernels' connection files.
+the grading worker before it calls nbgrader): the :class:`autograder.jobs.Job`, where this
+worker keeps its kernels' connection files, and where its kernel server listens.
 """
 
 import functools
 import importlib.util
 import json
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -38,7 +42,7 @@ from autograder.paths import COURSE_PACKAGE, REPO
 
 KERNEL_NAME = "gd-sandbox"
 JOB_ENV = "GD_SANDBOX_JOB"
-INSIDE = Path(__file__).with_name("inside.py")
+SERVER_FILES = [Path(__file__).with_name(name) for name in ("zygote.py", "inside.py")]
 SANDBOX_HOME = "/home/student"
 TOOL_DIR = "/opt/gd-sandbox"
 STDERR_BYTES = 64 << 10  # of each kernel's stderr, kept for the row's reason
@@ -153,8 +157,9 @@ def _etc_files() -> list[str]:
 
 
 def bwrap_argv(scratch: Path, tool_dir: Path, runtime_dir: Path, workdir_name: str,
-               command: list[str], extra_read: list[str] = ()) -> list[str]:
-    argv = [bwrap_path(), *_namespace_args()]
+               command: list[str], extra_read: list[str] = (), options: list[str] = ()
+               ) -> list[str]:
+    argv = [bwrap_path(), *_namespace_args(), *options]
     for top in ("bin", "lib", "lib64", "sbin"):
         if Path("/", top).is_symlink():
             argv += ["--symlink", os.readlink(f"/{top}"), f"/{top}"]
@@ -238,11 +243,70 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
 
 
-def write_job(path: Path, job: Job, runtime_dir: Path, uid: int | None) -> Path:
+def write_job(path: Path, job: Job, runtime_dir: Path, uid: int | None,
+              server: "KernelServer") -> Path:
     """Write the settings the kernels of ``job`` are started with (the worker calls this)."""
     Path(path).write_text(json.dumps({"job": job.to_json(), "runtime_dir": str(runtime_dir),
-                                      "uid": uid}))
+                                      "uid": uid, "server": str(server.socket_path),
+                                      "scratch": str(server.scratch)}))
     return Path(path)
+
+
+class KernelServer:
+    """A grading worker's kernel server (``zygote.py``): one sandbox that forks every kernel of
+    this worker, with what the kernels import already imported. It lives as long as the worker
+    (``bwrap --die-with-parent``) or until :meth:`stop`; ``extra_read`` is mounted for all its
+    kernels."""
+
+    def __init__(self, folder: Path, runtime_dir: Path, extra_read: list[str] = ()):
+        self.folder, self.runtime_dir = Path(folder), Path(runtime_dir).resolve()
+        self.extra_read = list(extra_read)
+        self.scratch, self.tools = self.folder / "scratch", self.folder / "tools"
+        # a Unix socket's path must be short: a folder of its own, the worker's alone (0700)
+        self.socket_path = Path(tempfile.mkdtemp(prefix="gd-kernels-")) / "socket"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 120.0) -> None:
+        """Start the server and wait until it has preloaded; raise ``SandboxUnavailable`` with
+        the first lines of what it said when it cannot."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.scratch.mkdir(parents=True)
+        self.tools.mkdir()
+        for source in SERVER_FILES:
+            shutil.copyfile(source, self.tools / source.name)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.socket_path.unlink(missing_ok=True)
+        listener.bind(str(self.socket_path))
+        listener.listen(8)
+        # unprivileged, the server needs the capabilities of its user namespace to build each
+        # kernel's namespaces; every kernel drops them before it runs anything of the student's
+        options = ["--cap-add", "ALL"] if os.geteuid() != 0 else []
+        command = [kernel_python(), f"{TOOL_DIR}/zygote.py", str(listener.fileno())]
+        argv = bwrap_argv(self.scratch, self.tools, self.runtime_dir, "", command,
+                          self.extra_read, options)
+        stderr_path = self.folder / "server.stderr"
+        with listener, open(stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(argv, env=_kernel_env(), pass_fds=(listener.fileno(),),
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=stderr)
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
+        line = self.process.stdout.readline() if ready else b""
+        if b'"ready"' not in line:
+            self.stop()
+            said = _first_lines(stderr_path.read_text(errors="replace")) or (
+                f"it said nothing in {timeout_s:g} s" if not ready else "it stopped")
+            raise SandboxUnavailable(said)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.process is not None:
+            self.process.stdout.close()
+        shutil.rmtree(self.socket_path.parent, ignore_errors=True)
 
 
 class Stopped(BaseException):
@@ -259,17 +323,17 @@ class Orphaned(RuntimeError):
 
 
 class Kernel:
-    """One sandboxed kernel of a job: its folders, its record and its start command."""
+    """One sandboxed kernel of a job: its folder, its record and its request to the server."""
 
     def __init__(self, settings: dict, connection_file: str, workdir: Path):
         self.job = Job.from_json(settings["job"])
         self.uid = settings["uid"] if os.geteuid() == 0 else None
         self.runtime_dir = Path(settings["runtime_dir"]).resolve()
+        self.server = settings["server"]
         self.connection_file, self.workdir = connection_file, workdir
         self.id = f"{time.time_ns()}"
         work = Path(self.job.work_dir)
-        self.scratch = work / "scratch" / self.id
-        self.tool_dir = work / "scratch" / f"tool-{self.id}"
+        self.scratch = Path(settings["scratch"]) / self.id
         self.record_path = work / f"kernel-{self.id}.json"
         self.events_path = work / f"events-{self.id}.jsonl"
         self.stderr_path = work / f"kernel-{self.id}.stderr"
@@ -280,68 +344,78 @@ class Kernel:
         self.record.update(changes)
         self.record_path.write_text(json.dumps(self.record))
 
-    def prepare(self, event_fd: int) -> list[str]:
-        """Make the scratch and tool folders; return the bwrap command line."""
+    def prepare(self, kernel_args: list[str]) -> dict:
+        """Make the scratch folder; return the request for the kernel server."""
         if Path(self.connection_file).resolve().parent != self.runtime_dir:  # the sandbox sees
             raise GradingError(f"the connection file {self.connection_file} must lie in "  # it
                                f"{self.runtime_dir}: set c.KernelManager.connection_file there")
         _copy_workdir(self.workdir, self.scratch / self.workdir.name, MAX_COPY_BYTES)
-        self.tool_dir.mkdir(parents=True)
-        shutil.copyfile(INSIDE, self.tool_dir / "inside.py")
         limits: Limits = self.job.limits
         rlimits = limits.rlimits()
         if self.uid is None:  # the process limit counts all of this user's processes
             rlimits["RLIMIT_NPROC"] += _count_processes(os.getuid())
-        extra_read = list(self.job.extra_read)
-        inside_config = {
-            "rlimits": rlimits, "uid": self.uid, "gid": self.uid, "event_fd": event_fd,
+        config = {
+            "rlimits": rlimits, "uid": self.uid, "gid": self.uid,
             "test_hashes": self.job.test_hashes,
-            "read_roots": read_only_roots() + _etc_files() + extra_read + [TOOL_DIR],
+            "read_roots": read_only_roots() + _etc_files() + list(self.job.extra_read)
+            + [TOOL_DIR],
             "reference_dir": str(COURSE_PACKAGE / "reference"),
             "home": SANDBOX_HOME,  # the scratch folder: the notebook's folder and its parent
         }
-        (self.tool_dir / "config.json").write_text(json.dumps(inside_config))
         if self.uid is not None:
             _chown_tree(self.scratch, self.uid, self.uid)
             os.chown(self.runtime_dir, self.uid, self.uid)
             os.chown(self.connection_file, self.uid, self.uid)
-        command = [kernel_python(), f"{TOOL_DIR}/inside.py", f"{TOOL_DIR}/config.json", "--",
-                   "-f", self.connection_file]
-        return bwrap_argv(self.scratch, self.tool_dir, self.runtime_dir, self.workdir.name,
-                          command, extra_read)
+        return {"kernel_id": self.id, "workdir": self.workdir.name, "config": config,
+                "kernel_args": ["-f", self.connection_file, *kernel_args]}
 
     def run(self, kernel_args: list[str]) -> int:
         """Run the kernel until it exits or its wall-clock limit ends; return its exit code."""
         self.save()  # nbgrader may kill us before the end
-        read_fd, write_fd = os.pipe()
-        argv = self.prepare(write_fd) + kernel_args
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are for the kernel, not us
+        request = json.dumps(self.prepare(kernel_args)).encode()
+        events_read, events_write = os.pipe()
+        stderr_read, stderr_write = os.pipe()
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            connection.connect(self.server)
+        except OSError as err:
+            raise GradingError(f"this worker's kernel server is gone ({err})") from None
         started = time.monotonic()
-        process = subprocess.Popen(argv, env=_kernel_env(), pass_fds=(write_fd,),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        os.close(write_fd)
+        socket.send_fds(connection, [request], [events_write, stderr_write])
+        os.close(events_write)
+        os.close(stderr_write)
         copiers = [threading.Thread(target=_copy_capped, daemon=True, args=args) for args in (
-            (read_fd, self.events_path, 1 << 20), (process.stderr, self.stderr_path,
-                                                   STDERR_BYTES, sys.stderr.buffer))]
+            (events_read, self.events_path, 1 << 20),
+            (stderr_read, self.stderr_path, STDERR_BYTES, sys.stderr.buffer))]
         for copier in copiers:
             copier.start()
 
+        def interrupt(signum, frame):  # jupyter_client signals our process group, and the
+            connection.send(b"int")    # kernel is not in it
+
         def stop(signum, frame):
-            process.kill()
+            connection.close()  # the server kills the kernel when its launcher goes
             raise Stopped(signum)
 
+        signal.signal(signal.SIGINT, interrupt)
         signal.signal(signal.SIGTERM, stop)
-        try:
-            code = process.wait(timeout=self.job.limits.wall_s)
-        except subprocess.TimeoutExpired:
-            self.record["timed_out"] = True
-            process.kill()
-            code = process.wait()
+        with connection:
+            connection.settimeout(self.job.limits.wall_s)
+            try:
+                reply = connection.recv(1 << 16)
+            except TimeoutError:
+                self.record["timed_out"] = True
+                connection.settimeout(None)
+                connection.send(b"kill")
+                reply = connection.recv(1 << 16)
         for copier in copiers:
             copier.join(timeout=5)
-        self.save(exit_code=code, seconds=round(time.monotonic() - started, 3))
-        shutil.rmtree(self.tool_dir, ignore_errors=True)
-        return code
+        answer = json.loads(reply or b'{"error": "it stopped while the kernel ran"}')
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        if "error" in answer:
+            raise GradingError(f"this worker's kernel server: {answer['error']}")
+        self.save(exit_code=answer["exit_code"], seconds=round(time.monotonic() - started, 3))
+        return answer["exit_code"]
 
 
 def _copy_capped(source, path: Path, max_bytes: int, echo=None) -> None:

@@ -3,15 +3,16 @@
 It owns a private nbgrader course directory (a copy of the prepared template: source, gradebook,
 config) so workers never share a gradebook, and it calls nbgrader's autograde in-process (no
 interpreter start per submission). Kernels run in the ``gd-sandbox`` kernel spec
-(:mod:`autograder.sandbox`). A job goes through named stages: :meth:`Worker.precheck`,
-:meth:`~Worker.prepare`, :meth:`~Worker.execute`, :meth:`~Worker.collect`, :func:`judge`, then
-the feedback is written.
+(:mod:`autograder.sandbox`), forked by the worker's kernel server. A job goes through named
+stages: :meth:`Worker.precheck`, :meth:`~Worker.prepare`, :meth:`~Worker.execute`,
+:meth:`~Worker.collect`, :func:`judge`, then the feedback is written.
 
 Run as ``python -m autograder.worker COURSE_DIR UID`` (:mod:`autograder.pool` does), it reads one
 job per line on stdin and writes one row per line on the original stdout; all logging goes to
 stderr.
 """
 
+import atexit
 import functools
 import json
 import os
@@ -30,13 +31,14 @@ from autograder import feedback
 from autograder.assignments import grade_id, precheck
 from autograder.course_dir import load_config
 from autograder.inside import scan_source
-from autograder.jobs import STDERR_NOTE, CellResult, Job, Row
-from autograder.sandbox import JOB_ENV, KERNEL_NAME, write_job
+from autograder.jobs import STDERR_NOTE, CellResult, GradingError, Job, Row
+from autograder.sandbox import JOB_ENV, KERNEL_NAME, KernelServer, write_job
 
 # What a process's stderr says when it ran out of memory (RLIMIT_AS makes allocations fail, and
-# a thread's stack is an allocation too).
+# a thread's stack is an allocation too: ZeroMQ's own threads say so from src/thread.cpp).
 MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory",
-                "failed to map segment", "ENOMEM", "can't start new thread")
+                "failed to map segment", "ENOMEM", "can't start new thread",
+                "Resource temporarily unavailable (src/thread.cpp")
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 # What nbclient's log says when a kernel never answered, or went in the middle of a notebook.
 NOT_STARTED_SIGNS = ("before replying to kernel_info", "didn't respond in")
@@ -54,6 +56,13 @@ class Execution:
     stderr: dict[str, str]   # each kernel's stderr (its first 64 KiB), by kernel id
     seconds: float
 
+    @classmethod
+    def not_started(cls, error: str) -> "Execution":
+        """The run of a job whose kernels could not be started at all."""
+        record = {"kernel_id": "-", "exit_code": None, "timed_out": False, "seconds": None,
+                  "notebook_dir": "", "error": error}
+        return cls(False, "", [record], [], {}, 0.0)
+
     @property
     def errors(self) -> str:
         return " ".join(ln for ln in self.log.splitlines() if "[ERROR]" in ln)[-300:]
@@ -70,6 +79,7 @@ class Worker:
         self.uid = uid
         self.runtime = self.course_dir / "runtime"
         self._fresh_runtime_dir()
+        self.server: KernelServer | None = None
         os.environ["JUPYTER_RUNTIME_DIR"] = str(self.runtime)
         os.environ["JUPYTER_PATH"] = str(self.course_dir / "jupyter")
         os.environ.pop("JUPYTER_CONFIG_DIR", None)
@@ -130,9 +140,13 @@ class Worker:
     def execute(self, job: Job) -> Execution:
         """Run nbgrader's autograde on the submission, its kernels in the sandbox."""
         work = Path(job.work_dir)
-        (work / "scratch").mkdir()
         self._fresh_runtime_dir()
-        os.environ[JOB_ENV] = str(write_job(work / "job.json", job, self.runtime, self.uid))
+        try:
+            server = self.kernel_server(job)
+        except GradingError as err:
+            return Execution.not_started(str(err))
+        os.environ[JOB_ENV] = str(write_job(work / "job.json", job, self.runtime, self.uid,
+                                            server))
         started = time.perf_counter()
         result = self.api.autograde(job.assignment, job.student, force=True, create=True)
         seconds = time.perf_counter() - started
@@ -169,14 +183,36 @@ class Worker:
         self._fresh_runtime_dir()
         for sub in ("submitted", "autograded"):
             shutil.rmtree(self.course_dir / sub / job.student, ignore_errors=True)
-        shutil.rmtree(Path(job.work_dir) / "scratch", ignore_errors=True)
+        if self.server is not None:
+            _empty(self.server.scratch)
+
+    def kernel_server(self, job: Job) -> KernelServer:
+        """This worker's kernel server, started (again) when it is not running or mounts other
+        folders than ``job`` reads."""
+        if self.server is not None and not (self.server.alive()
+                                            and self.server.extra_read == list(job.extra_read)):
+            self.close()
+        if self.server is None:
+            server = KernelServer(self.course_dir / "kernel-server", self.runtime,
+                                  job.extra_read)
+            server.start()
+            self.server = server
+            atexit.register(server.stop)  # a Dask worker's process just ends
+        return self.server
+
+    def close(self) -> None:
+        """Stop the kernel server."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
 
     # ---- helpers ---------------------------------------------------------------------------
     def _fresh_runtime_dir(self) -> None:
-        """Empty the folder the kernel shares with nbgrader: whatever the last kernel left there
-        (a link named like the next connection file, say) must not be written through."""
-        shutil.rmtree(self.runtime, ignore_errors=True)
-        self.runtime.mkdir(mode=0o700, parents=True)
+        """Empty the folder the kernels share with nbgrader: whatever the last kernel left there
+        (a link named like the next connection file, say) must not be written through. The
+        folder itself stays: the kernel server's sandbox mounts it."""
+        self.runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _empty(self.runtime)
 
     def _messages(self, job: Job, nb: str) -> dict[str, str]:
         path = self.course_dir / "autograded" / job.student / job.assignment / f"{nb}.ipynb"
@@ -256,6 +292,14 @@ def cell_message(cell) -> str:
         elif output.get("output_type") == "stream" and output.get("name") == "stderr":
             parts.append(f"{STDERR_NOTE}:\n{str(output.get('text', '')).strip()[:1000]}")
     return ANSI_COLOUR.sub("", "\n".join(parts))
+
+
+def _empty(folder: Path) -> None:
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _text(path: Path) -> str:

@@ -32,8 +32,9 @@ from coursetools.build_submission import build_submission
 
 # The workers' memory late in the run may exceed its early level by this much (allocator noise).
 GROWTH_ALLOWED = 1.25
-# What a notebook's kernel runs as: the launcher, bwrap, and the kernel inside.
-KERNEL_PROCESS = {"autograder.sandbox", "/usr/bin/bwrap", "/opt/gd-sandbox/inside.py"}
+# What the kernels run as: each one's launcher, and the kernel server's bwrap and processes (the
+# server, and each kernel with its supervisor).
+KERNEL_PROCESS = {"autograder.sandbox", "/usr/bin/bwrap", "/opt/gd-sandbox/zygote.py"}
 
 
 def make_class(folder: Path, chapter: Path, students: int) -> dict[str, float]:

@@ -254,6 +254,51 @@ def test_a_job_past_its_deadline_leaves_no_kernel_and_its_slot_grades_the_next(t
     assert len(list((tmp_path / "out/.work").glob("worker-0.*"))) == 2  # a folder per start
 
 
+# What the first student's kernel leaves (each write outside its folder is meant to fail or
+# stay its own); the second student's answer is right only if none of it is there. (It builds
+# its paths in /proc, so that the static scan does not flag the reads: /proc is its own.)
+LEAVE_TRACES = """
+import ctypes, os, pathlib, subprocess
+for path in ('/tmp/trace', '/dev/shm/trace', '/trace', '/dev/trace', '/home/trace',
+             str(pathlib.Path.home() / 'trace')):
+    try:
+        pathlib.Path(path).write_text('left by the first student')
+    except OSError:
+        pass
+subprocess.Popen(['sleep', '600'])
+ctypes.CDLL(None).shmget(4242, 4096, 0o1666)  # IPC_CREAT | 0666: SysV memory outlives a process
+"""
+FIND_TRACES = """
+import ctypes, os, pathlib
+found = [p for p in ('/tmp/trace', '/dev/shm/trace', '/trace', '/dev/trace', '/home/trace',
+                     str(pathlib.Path.home() / 'trace'), '/home/student/trace')
+         if os.path.exists(p)]
+proc = os.path.join('/', 'proc')
+found += [f'process {p}' for p in os.listdir(proc) if p.isdigit() and p != str(os.getpid())]
+found += ['SysV memory'] * (ctypes.CDLL(None).shmget(4242, 0, 0) != -1)
+with open(os.path.join(proc, 'self', 'status')) as status:
+    found += [line for line in status if line.startswith(('CapEff', 'CapPrm', 'CapBnd'))
+              and int(line.split()[1], 16)]
+answer = 'b' if not found else 'a'
+"""
+
+
+def test_nothing_one_kernel_leaves_reaches_the_next_of_its_worker(tmp_path):
+    """The kernel server forks every kernel of a worker: the second student's kernel must find
+    no file, process or shared memory of the first's, and hold no capability."""
+    traces = [cases.Case("a_leaves", "leaves traces", 10, "flagged",
+                         replace={"answer": "answer = 'b'\n" + LEAVE_TRACES}),
+              cases.Case("b_finds", "looks for them", 10, "graded",
+                         replace={"answer": FIND_TRACES})]
+    cases.build_corpus(tmp_path / "subs", {}, traces)
+    rows = grade.grade(grade.Batch(tmp_path / "subs", tmp_path / "out", cases.SOURCE, workers=1,
+                                   limits=LIMITS, quiet=True))
+    by_student = {r.student_id: r for r in rows}
+    assert by_student["a_leaves"].score == 10, by_student["a_leaves"].reason  # it all ran
+    assert (by_student["b_finds"].status, by_student["b_finds"].score) == ("graded", 10), (
+        by_student["b_finds"].reason)
+
+
 def test_a_virtual_environment_reached_through_a_link_grades(tmp_path):
     """A `.venv` that is a link to another folder (as in the student review): bwrap mounts the
     link's target, so the kernel must run the interpreter there."""
@@ -357,8 +402,8 @@ def test_only_the_grading_code_decides_a_re_grade(tmp_path, monkeypatch):
     for tool in ("coursetools/lectures.py", "coursetools/release.py", "autograder/report.py",
                  "autograder/grade.py", "autograder/lms.py"):
         assert edit(copy, tool) == first, f"editing {tool} would re-grade the class"
-    for part in ("autograder/worker.py", "autograder/inside.py", "autograder/jobs.py",
-                 "course/checks.py", "nbgrader_config.py"):
+    for part in ("autograder/worker.py", "autograder/inside.py", "autograder/zygote.py",
+                 "autograder/jobs.py", "course/checks.py", "nbgrader_config.py"):
         assert edit(copy, part) != first, f"editing {part} would not re-grade the class"
         first = cache.grader_version()
 
