@@ -26,6 +26,7 @@ import functools
 import importlib.util
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -352,8 +353,8 @@ class Kernel:
         _copy_workdir(self.workdir, self.scratch / self.workdir.name, MAX_COPY_BYTES)
         limits: Limits = self.job.limits
         rlimits = limits.rlimits()
-        if self.uid is None:  # the process limit counts all of this user's processes
-            rlimits["RLIMIT_NPROC"] += _count_processes(os.getuid())
+        if self.uid is None:  # the kernel's processes share the limit with others of its user
+            rlimits["RLIMIT_NPROC"] += _processes_beside_the_kernel()
         config = {
             "rlimits": rlimits, "uid": self.uid, "gid": self.uid,
             "test_hashes": self.job.test_hashes,
@@ -432,6 +433,15 @@ def _copy_capped(source, path: Path, max_bytes: int, echo=None) -> None:
                     echo.write(line)
                     echo.flush()
                 written += len(line)
+
+
+def _processes_beside_the_kernel() -> int:
+    """What else counts against an unprivileged kernel's process limit. Since Linux 5.14 the
+    limit counts the processes of the user in the kernel's own user namespace: the server's
+    sandbox, where the server and the kernel's supervisor run beside it. Before, it counted all
+    of the user's processes on the machine."""
+    release = tuple(int(n) for n in re.findall(r"\d+", os.uname().release)[:2])
+    return 2 if release >= (5, 14) else _count_processes(os.getuid())
 
 
 def _count_processes(uid: int) -> int:
