@@ -2,8 +2,8 @@
 
 A kernel of chapters 4 to 8 spent about 2.4 of its 4 seconds importing torch (and the compiler
 stack that the first optimizer's ``add_param_group`` imports), and every kernel spent half a
-second on Python, IPython and ipykernel. This server imports them once, then forks each student's kernel
-from itself: a kernel starts in a tenth of a second with all of it already loaded.
+second on Python, IPython and ipykernel. This server imports them once, then forks each
+student's kernel from itself: a kernel starts in a tenth of a second with all of it loaded.
 
 It runs inside the worker's sandbox (:class:`autograder.sandbox.KernelServer` starts it with the
 same bwrap mounts a kernel had) and, like ``inside.py`` beside it, imports nothing from the

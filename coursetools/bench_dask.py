@@ -3,8 +3,10 @@
 Grades a class of ``--students`` submissions of one chapter (half the right answers, half the
 untouched release) through the Dask path, on a ``LocalCluster`` of ``--workers`` worker
 processes of one thread on this machine, as ``--dask`` does on a real cluster. While it runs it
-samples the memory (resident set) of the whole process tree every second: this process (client
-and scheduler), the Dask nannies and workers, and the kernels they start. It prints seconds per
+samples the memory of the whole process tree every second: this process (client and
+scheduler), the Dask nannies and workers, their kernel servers and the kernels these fork. A
+process's memory is its proportional set size: a page that several processes share (a forked
+kernel shares the server's torch) counts once, split among them. It prints seconds per
 notebook, the peak memory, and the workers' memory over the run (early, middle, late), and
 fails when a row is missing or wrong, or when the workers' memory grows through the run.
 The samples go to ``OUT/memory.csv``. The workers run with Dask's statistical profiler off, as
@@ -54,8 +56,8 @@ def make_class(folder: Path, chapter: Path, students: int) -> dict[str, float]:
 
 
 class MemorySampler(threading.Thread):
-    """The resident memory of this process and its descendants, once a second, and of the
-    descendants that are not a notebook's kernel."""
+    """The memory (proportional set size) of this process and its descendants, once a second,
+    and of the descendants that are not a notebook's kernel."""
 
     def __init__(self, done_counter):
         super().__init__(daemon=True)
@@ -68,13 +70,13 @@ class MemorySampler(threading.Thread):
             workers = total = 0
             for process in self.me.children(recursive=True):
                 try:
-                    rss = process.memory_info().rss
-                    total += rss
+                    pss = process.memory_full_info().pss
+                    total += pss
                     if not KERNEL_PROCESS.intersection(" ".join(process.cmdline()).split()):
-                        workers += rss  # a nanny or a worker, not a notebook's kernel
+                        workers += pss  # a nanny or a worker, not a notebook's kernel
                 except psutil.Error:
                     continue
-            total += self.me.memory_info().rss
+            total += self.me.memory_full_info().pss
             self.samples.append((round(time.monotonic() - started, 1), self.done_counter(),
                                  total >> 20, workers >> 20))
 
