@@ -19,8 +19,8 @@ process kills all of it; it sees no other process), mounts (its own folder over
 ``/home/student``, where the other kernels' folders lie, and its own ``/tmp``), IPC (no SysV
 memory left behind), network (none) and host name. Then it drops every capability (and, when
 the grader is root, becomes the slot's user) and forbids gaining privileges, before any student
-code runs; its copy of the server's memory is its own. The random generators of ``random`` and
-NumPy are seeded afresh in each kernel, as a new process would be.
+code runs; its copy of the server's memory is its own. The random generators of ``random``,
+NumPy and torch are seeded afresh in each kernel, as a new process would be.
 """
 
 import ctypes
@@ -208,12 +208,16 @@ def _mounts_under(target: str) -> list[str]:
 
 
 def _fresh_random_state() -> None:
+    """Seeds from the system's entropy for ``random``, NumPy and torch (whose default
+    generator a new process also seeds at random)."""
     import random
 
     import numpy
+    import torch
 
     random.seed()
     numpy.random.seed()
+    torch.seed()
 
 
 def main() -> None:

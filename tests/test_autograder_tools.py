@@ -3,6 +3,7 @@ failures that must say why."""
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -281,15 +282,25 @@ with open(os.path.join(proc, 'self', 'status')) as status:
               and int(line.split()[1], 16)]
 answer = 'b' if not found else 'a'
 """
+# Each kernel's first draws of random, NumPy and torch, as its (wrong) answer: the feedback
+# shows them in the message of the answer's test.
+DRAWS = """
+import random, numpy, torch
+answer = ' '.join(['draws', str(random.random()), str(numpy.random.random()),
+                  str(torch.initial_seed()), str(torch.rand(1).item())])
+"""
 
 
 def test_nothing_one_kernel_leaves_reaches_the_next_of_its_worker(tmp_path):
     """The kernel server forks every kernel of a worker: the second student's kernel must find
-    no file, process or shared memory of the first's, and hold no capability."""
+    no file, process or shared memory of the first's, and hold no capability; and each kernel
+    draws random numbers of its own from random, NumPy and torch, as a new process would."""
     traces = [cases.Case("a_leaves", "leaves traces", 10, "flagged",
                          replace={"answer": "answer = 'b'\n" + LEAVE_TRACES}),
               cases.Case("b_finds", "looks for them", 10, "graded",
-                         replace={"answer": FIND_TRACES})]
+                         replace={"answer": FIND_TRACES}),
+              *[cases.Case(f"draws_{n}", "shows its draws", 8, "graded",
+                           replace={"answer": DRAWS}) for n in (1, 2)]]
     cases.build_corpus(tmp_path / "subs", {}, traces)
     rows = grade.grade(grade.Batch(tmp_path / "subs", tmp_path / "out", cases.SOURCE, workers=1,
                                    limits=LIMITS, quiet=True))
@@ -297,6 +308,15 @@ def test_nothing_one_kernel_leaves_reaches_the_next_of_its_worker(tmp_path):
     assert by_student["a_leaves"].score == 10, by_student["a_leaves"].reason  # it all ran
     assert (by_student["b_finds"].status, by_student["b_finds"].score) == ("graded", 10), (
         by_student["b_finds"].reason)
+    draws = [re.search(r"draws (\S+) (\S+) (\S+) (\S+)&#x27;", (
+        tmp_path / "out/feedback" / student / cases.ASSIGNMENT / cases.NOTEBOOK).with_suffix(
+        ".html").read_text()).groups() for student in ("draws_1", "draws_2")]
+    # the premise: torch seeds a new process's generator at random (as torch 2.13 does)
+    fresh = [subprocess.run([sys.executable, "-c", "import torch; print(torch.initial_seed())"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+             for _ in range(2)]
+    assert fresh[0] != fresh[1]
+    assert [len({kernel[i] for kernel in draws}) for i in range(4)] == [2, 2, 2, 2], draws
 
 
 def test_a_virtual_environment_reached_through_a_link_grades(tmp_path):
@@ -451,6 +471,16 @@ def test_check_shows_a_failing_tests_whole_message_indented(tmp_path):
     assert message.count("\n") >= 2  # a 2-D array takes lines
     assert problem == "test 'test_W' fails:\n" + "\n".join(
         check.INDENT + line for line in message.splitlines())
+
+
+def test_check_kills_its_kernel_once_the_notebook_is_done(tmp_path):
+    """As the grader does: a kernel's own shutdown (here an atexit hook) never runs, so its
+    teardown can add nothing to what the student reads."""
+    trace = tmp_path / "shut down by itself"
+    hook = f"import atexit\natexit.register(open, {str(trace)!r}, 'w')\nanswer = 'b'\n"
+    done = _run_check(_student_copy(tmp_path, {"answer": hook}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not trace.exists()
 
 
 def test_check_of_an_untouched_notebook_says_each_missing_answer_once_and_nothing_else(tmp_path):
