@@ -14,7 +14,9 @@ epoch the loss and accuracy on the whole training set and on the test set) it ti
   (``course.showdown.model.matmul_flops``: a training step 2·P forward, 2·P weight gradients,
   input gradients only for the second layer, 4.02·P per image; an evaluation 2·P per image),
   at the matrix-multiply rate measured here, now, on the products the showdown multiplies
-  (the best of them, so the floor is the strictest), with as many threads as it uses.
+  (the best of them, so the floor is the strictest), with as many threads as it uses;
+- beside the floor, the race's own products alone, run back to back on its worker threads with
+  nothing between them: how far the products' shapes (batch 64) keep the race from the floor.
 
 Its last line is::
 
@@ -29,6 +31,7 @@ same), for a quick look; the default times the whole tutorial loop.
 """
 
 import argparse
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,8 +43,8 @@ from torch.utils.data import DataLoader, Dataset
 from course.data import load_mnist
 from course.showdown.data import MNIST_MEAN, MNIST_STD, load_data, pick_device
 from course.showdown.fast.stacked import ROWS
-from course.showdown.fast.trainer import resolve_workers, split, torch_threads
-from course.showdown.model import MLP, N_IN, matmul_flops
+from course.showdown.fast.trainer import resolve_workers, split
+from course.showdown.model import MLP, N_HIDDEN, N_IN, N_OUT, matmul_flops
 from course.showdown.optimizers import DEFAULT_OPTIMIZERS, REGISTRY
 from course.showdown.records import RunSpec
 from course.showdown.runner import run_showdown
@@ -116,9 +119,22 @@ def _products(k_block, k_all, batch, device):
     }
 
 
-def matmul_rate(device, workers, k_block, k_all, batch=64, seconds=1.0):
+def on_threads(fn, workers, threads_each):
+    """``fn()`` on ``workers`` threads at once, each with ``threads_each`` torch threads, set
+    in the thread itself: MKL keeps a thread count per thread, and in a new thread a matrix
+    product that no other torch operation preceded runs on every core (two threads that only
+    multiply would each run two)."""
+    def run(_):
+        torch.set_num_threads(threads_each)
+        return fn()
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(run, range(workers)))
+
+
+def matmul_rate(device, workers, threads_each, k_block, k_all, batch=64, seconds=1.0):
     """FLOP/s of this machine on the showdown's products: each product timed call by call on
-    ``workers`` threads at once (one torch thread each, as the showdown's workers), each
+    ``workers`` threads at once (``threads_each`` torch threads each, as the race runs), each
     thread's fastest call, summed over the threads; the best product. The fastest call is what
     the machine does when nothing else runs, so the floor is the strictest one, even on a busy
     machine (where it makes our ratio look worse, not better)."""
@@ -136,9 +152,46 @@ def matmul_rate(device, workers, k_block, k_all, batch=64, seconds=1.0):
     rates = {}
     for label, (flops, product) in _products(k_block, k_all, batch, device).items():
         product()  # warm up
-        with ThreadPoolExecutor(workers) as pool:
-            rates[label] = sum(flops / t for t in pool.map(fastest, [product] * workers))
+        calls = on_threads(functools.partial(fastest, product), workers, threads_each)
+        rates[label] = sum(flops / t for t in calls)
     return rates
+
+
+def race_products_s(device, workers, threads_each, block, per_worker, epochs, n_train,
+                    n_test, batch=64):
+    """Seconds the race's own matrix products take, run back to back with nothing between
+    them, on ``workers`` threads at once (each with its share's shapes): every training step's
+    five products and each epoch's evaluation of the training and the test set. What the race
+    cannot go below with these products, whatever the code around them; the floor instead
+    prices every FLOP at the fastest call of the best product."""
+    n_blocks, k = per_worker // block, per_worker
+    new = functools.partial(torch.randn, device=device)
+
+    def one_epoch():
+        w1, x = new(n_blocks, block * ROWS, N_IN), new(n_blocks, batch, N_IN)
+        w2, b2, hidden = new(k, N_OUT, N_HIDDEN), new(k, N_OUT, 1), new(k, N_HIDDEN, batch)
+        d_logits, d_hidden = new(k, N_OUT, batch), new(n_blocks, block * ROWS, batch)
+        w_all, x_eval, hidden_eval = new(k * ROWS, N_IN), new(2000, N_IN), new(k, N_HIDDEN, 2000)
+        # written in place, as the race writes its buffers
+        pre, logits, d_hidden_out = new(n_blocks, block * ROWS, batch), new(k, N_OUT, batch), \
+            new(k, N_HIDDEN, batch)
+        g1, g2 = torch.empty_like(w1), torch.empty_like(w2)
+        pre_eval, logits_eval = new(k * ROWS, 2000), new(k, N_OUT, 2000)
+        start = time.perf_counter()
+        for _ in range(-(-n_train // batch)):
+            torch.bmm(w1, x.transpose(1, 2), out=pre)
+            torch.baddbmm(b2, w2, hidden, out=logits)
+            torch.bmm(w2.transpose(1, 2), d_logits, out=d_hidden_out)
+            torch.bmm(d_hidden, x, out=g1)
+            torch.bmm(d_logits, hidden.transpose(1, 2), out=g2)
+        for _ in range(-(-(n_train + n_test) // 2000)):
+            torch.mm(w_all, x_eval.T, out=pre_eval)
+            torch.bmm(w2, hidden_eval, out=logits_eval)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    return epochs * max(on_threads(one_epoch, workers, threads_each))
 
 
 def main():
@@ -195,12 +248,16 @@ def main():
              for n in DEFAULT_OPTIMIZERS]
     per_worker = max(len(share) for share in split(specs, workers))
     block = per_worker // args.seeds
-    with torch_threads(1 if device.type == "cpu" else torch.get_num_threads()):
-        rates = matmul_rate(device, workers, block, per_worker, args.batch_size)
+    threads_each = 1 if workers > 1 else torch.get_num_threads()  # as the race runs
+    rates = matmul_rate(device, workers, threads_each, block, per_worker, args.batch_size)
     for label, rate in rates.items():
         print(f"  {label:<45} {rate / 1e9:6.1f} GFLOP/s")
     rate = max(rates.values())
     floor_s = flops / rate
+    products_s = race_products_s(device, workers, threads_each, block, per_worker, args.epochs,
+                                 n_train, n_test, args.batch_size)
+    print(f"  the race's products alone, back to back on {workers} worker(s): {products_s:.1f} s "
+          f"({products_s / floor_s:.2f}x the floor)")
     print(f"  FLOPs: {runs} runs x {args.epochs} epochs x ({matmul_flops(1)} per training image"
           f" x {n_train} + {matmul_flops(1, backward=False)} per evaluated image x "
           f"{n_train + n_test})")
