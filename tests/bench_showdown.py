@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset
 from course.data import load_mnist
 from course.showdown.data import MNIST_MEAN, MNIST_STD, load_data, pick_device
 from course.showdown.fast.stacked import ROWS
-from course.showdown.fast.trainer import resolve_workers, split
+from course.showdown.fast.trainer import resolve_workers, split, torch_threads
 from course.showdown.model import MLP, N_HIDDEN, N_IN, N_OUT, matmul_flops
 from course.showdown.optimizers import DEFAULT_OPTIMIZERS, REGISTRY
 from course.showdown.records import RunSpec
@@ -125,8 +125,8 @@ def on_threads(fn, workers, threads_each):
     product that no other torch operation preceded runs on every core (two threads that only
     multiply would each run two)."""
     def run(_):
-        torch.set_num_threads(threads_each)
-        return fn()
+        with torch_threads(threads_each):
+            return fn()
 
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(run, range(workers)))
