@@ -194,6 +194,13 @@ def race_products_s(device, workers, threads_each, block, per_worker, epochs, n_
     return epochs * max(on_threads(one_epoch, workers, threads_each))
 
 
+def warm_up():
+    """torch's one-time set-up, done before either side is timed: the first ``torch.optim``
+    optimizer of a process imports torch's compiler stack (1.3 s on a course machine), which
+    would otherwise fall on whichever side runs first."""
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10, help="epochs of every run")
@@ -220,6 +227,7 @@ def main():
           f"showdown on {workers} worker(s)", flush=True)
 
     data = load_data(device)
+    warm_up()
     start = time.perf_counter()
     ours = run_showdown(epochs=args.epochs, batch_size=args.batch_size, seeds=args.seeds,
                         data=data, progress=False, workers=workers)
