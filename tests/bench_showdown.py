@@ -16,7 +16,9 @@ epoch the loss and accuracy on the whole training set and on the test set) it ti
   at the matrix-multiply rate measured here, now, on the products the showdown multiplies
   (the best of them, so the floor is the strictest), with as many threads as it uses;
 - beside the floor, the race's own products alone, run back to back on its worker threads with
-  nothing between them: how far the products' shapes (batch 64) keep the race from the floor.
+  nothing between them: how far the products' shapes (batch 64) keep the race from the floor;
+  and its ``torch.optim`` updates alone, the same way. Together, what the race cannot go below
+  with these products and these optimizers, whatever the code around them.
 
 Its last line is::
 
@@ -42,7 +44,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from course.data import load_mnist
 from course.showdown.data import MNIST_MEAN, MNIST_STD, load_data, pick_device
-from course.showdown.fast.stacked import ROWS
+from course.showdown.fast.stacked import ROWS, stack_runs, step
 from course.showdown.fast.trainer import resolve_workers, split, torch_threads
 from course.showdown.model import MLP, N_HIDDEN, N_IN, N_OUT, matmul_flops
 from course.showdown.optimizers import DEFAULT_OPTIMIZERS, REGISTRY
@@ -119,17 +121,17 @@ def _products(k_block, k_all, batch, device):
     }
 
 
-def on_threads(fn, workers, threads_each):
-    """``fn()`` on ``workers`` threads at once, each with ``threads_each`` torch threads, set
-    in the thread itself: MKL keeps a thread count per thread, and in a new thread a matrix
-    product that no other torch operation preceded runs on every core (two threads that only
-    multiply would each run two)."""
-    def run(_):
+def on_threads(fns, threads_each):
+    """Each of ``fns`` called on a thread of its own, all at once, each thread with
+    ``threads_each`` torch threads, set in the thread itself: MKL keeps a thread count per
+    thread, and in a new thread a matrix product that no other torch operation preceded runs on
+    every core (two threads that only multiply would each run two). Their results, in order."""
+    def run(fn):
         with torch_threads(threads_each):
             return fn()
 
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(run, range(workers)))
+    with ThreadPoolExecutor(len(fns)) as pool:
+        return list(pool.map(run, fns))
 
 
 def matmul_rate(device, workers, threads_each, k_block, k_all, batch=64, seconds=1.0):
@@ -152,7 +154,7 @@ def matmul_rate(device, workers, threads_each, k_block, k_all, batch=64, seconds
     rates = {}
     for label, (flops, product) in _products(k_block, k_all, batch, device).items():
         product()  # warm up
-        calls = on_threads(functools.partial(fastest, product), workers, threads_each)
+        calls = on_threads([functools.partial(fastest, product)] * workers, threads_each)
         rates[label] = sum(flops / t for t in calls)
     return rates
 
@@ -191,7 +193,29 @@ def race_products_s(device, workers, threads_each, block, per_worker, epochs, n_
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
-    return epochs * max(on_threads(one_epoch, workers, threads_each))
+    return epochs * max(on_threads([one_epoch] * workers, threads_each))
+
+
+def race_steps_s(device, workers, threads_each, specs, epochs, n_train, batch=64):
+    """Seconds the race's ``torch.optim`` updates take, alone, back to back on ``workers``
+    threads at once: each worker's runs in a stack as the race builds it (the same optimizer
+    objects and schedulers), every step of every epoch with nothing between the steps. With
+    ``race_products_s``, what the race cannot go below, whatever the code around them."""
+    shares = [[specs[i] for i in share] for share in split(specs, workers)]
+    steps = epochs * -(-n_train // batch)
+
+    def one_worker(share):
+        _, stack, updaters = stack_runs(share, steps, device)
+        stack.grads.normal_(std=1e-3)  # stands for a step's gradients
+        start = time.perf_counter()
+        for _ in range(steps):
+            step(updaters)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    return max(on_threads([functools.partial(one_worker, share) for share in shares],
+                          threads_each))
 
 
 def warm_up():
@@ -264,8 +288,13 @@ def main():
     floor_s = flops / rate
     products_s = race_products_s(device, workers, threads_each, block, per_worker, args.epochs,
                                  n_train, n_test, args.batch_size)
+    steps_s = race_steps_s(device, workers, threads_each, specs, args.epochs, n_train,
+                           args.batch_size)
     print(f"  the race's products alone, back to back on {workers} worker(s): {products_s:.1f} s "
           f"({products_s / floor_s:.2f}x the floor)")
+    print(f"  the race's torch.optim updates alone, the same way: {steps_s:.1f} s "
+          f"({steps_s / floor_s:.2f}x the floor); both: {products_s + steps_s:.1f} s "
+          f"({(products_s + steps_s) / floor_s:.2f}x)")
     print(f"  FLOPs: {runs} runs x {args.epochs} epochs x ({matmul_flops(1)} per training image"
           f" x {n_train} + {matmul_flops(1, backward=False)} per evaluated image x "
           f"{n_train + n_test})")

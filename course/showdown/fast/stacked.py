@@ -42,7 +42,7 @@ from course.showdown.model import MLP, N_HIDDEN, N_IN, N_OUT, N_PARAMS, initial_
 from course.showdown.records import RunSpec
 from course.showdown.schedules import make_scheduler
 
-__all__ = ["StackedMLP", "train_group", "ROWS"]
+__all__ = ["StackedMLP", "stack_runs", "step", "train_group", "ROWS"]
 
 ROWS = N_HIDDEN + 2  # W1's rows, then b1, W2, b2 (1418 values) and padding in two more
 PARAM_SHAPES = ((N_HIDDEN, N_IN), (N_HIDDEN,), (N_OUT, N_HIDDEN), (N_OUT,))  # as MLP's
@@ -195,6 +195,28 @@ def _updaters(specs, stack, total_steps):
     return updaters
 
 
+def stack_runs(specs: Sequence[RunSpec], total_steps: int, device: torch.device | str = "cpu",
+               dtype: torch.dtype = torch.float32, initial: dict[int, MLP] | None = None
+               ) -> tuple[list[int], StackedMLP, list[tuple]]:
+    """One model per spec in one stack, each from ``initial[seed]`` (default:
+    ``initial_model(seed)``), and their optimizers and schedulers for ``total_steps`` steps.
+    Returns ``(order, stack, updaters)``: row j of the stack is spec ``order[j]``, and each
+    updater is ``(optimizer, scheduler or None, its stack rows)``."""
+    order, block = _blocks(specs)
+    stacked = [specs[i] for i in order]
+    initial = initial or {seed: initial_model(seed) for seed in {s.seed for s in specs}}
+    stack = StackedMLP([initial[s.seed] for s in stacked], block, device, dtype)
+    return order, stack, _updaters(stacked, stack, total_steps)
+
+
+def step(updaters: list[tuple]) -> None:
+    """One update of every run: each optimizer's step, then its scheduler's."""
+    for optimizer, scheduler, _ in updaters:
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+
+
 def train_group(specs: Sequence[RunSpec], data: Data, epochs: int, batch_size: int,
                 on_batches: Callable[[int], None],
                 on_epoch: Callable[[int, list[tuple]], None],
@@ -205,20 +227,17 @@ def train_group(specs: Sequence[RunSpec], data: Data, epochs: int, batch_size: i
     each run's ``(train_loss, train_accuracy, running_loss, test_loss, test_accuracy, lr,
     seconds)``."""
     check_run_length(epochs, batch_size)
-    order, block = _blocks(specs)
-    stacked = [specs[i] for i in order]
-    device, dtype = data.x_train.device, data.x_train.dtype
-    initial = initial or {seed: initial_model(seed) for seed in {s.seed for s in specs}}
-    stack = StackedMLP([initial[s.seed] for s in stacked], block, device, dtype)
     n = len(data.y_train)
     n_batches = -(-n // batch_size)
-    updaters = _updaters(stacked, stack, epochs * n_batches)
-    block_seeds = [s.seed for s in stacked[::block]]
+    order, stack, updaters = stack_runs(specs, epochs * n_batches, data.x_train.device,
+                                        data.x_train.dtype, initial)
+    device, dtype = data.x_train.device, data.x_train.dtype
+    block_seeds = [specs[i].seed for i in order[::stack.block]]
     x_buffer = data.x_train.new_empty(stack.n_blocks * min(batch_size, n), N_IN)
     back = [order.index(i) for i in range(len(specs))]  # spec i is row back[i] of the stack
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        lrs = torch.empty(len(stacked), dtype=torch.float64)
+        lrs = torch.empty(stack.k, dtype=torch.float64)
         for optimizer, _, rows in updaters:
             lrs[rows] = optimizer.param_groups[0]["lr"]
         orders = torch.stack([epoch_order(n, epoch, seed) for seed in block_seeds]).to(device)
@@ -228,12 +247,9 @@ def train_group(specs: Sequence[RunSpec], data: Data, epochs: int, batch_size: i
             batch = slice(b * batch_size, (b + 1) * batch_size)
             index = orders[:, batch].reshape(-1)
             x = torch.index_select(data.x_train, 0, index, out=x_buffer[:len(index)])
-            y = y_ordered[:, None, batch].expand(-1, block, -1).reshape(stack.k, -1)
+            y = y_ordered[:, None, batch].expand(-1, stack.block, -1).reshape(stack.k, -1)
             stack.forward_backward(x.view(stack.n_blocks, -1, N_IN), y, loss_sum)
-            for optimizer, scheduler, _ in updaters:
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
+            step(updaters)
             if b % 50 == 49:
                 on_batches(50)
         train = stack.evaluate(data.x_train, data.y_train)
