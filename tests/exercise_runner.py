@@ -138,6 +138,12 @@ def assert_wrong_submissions(chapter: str, wrong) -> None:
         assert_fails(outcomes, record.fails)
 
 
+def assignments(values: dict[str, str]) -> str:
+    """A cell's source that assigns each value to its name, one ``name = value`` line each: a
+    by-hand answer cell, filled in."""
+    return "".join(f"{name} = {value}\n" for name, value in values.items())
+
+
 def lying_str(says: str) -> str:
     """Source of ``class Liar(str)``: equal to everything, and its ``strip``, ``lower`` and
     ``split`` all return ``says``; a check that reads only the characters is not fooled."""

@@ -20,6 +20,7 @@ from tests.exercise_runner import (
     assert_fails,
     assert_full_marks,
     assert_wrong_submissions,
+    assignments,
     failing,
     lying_str,
     run_exercises,
@@ -69,8 +70,7 @@ HAND = {"g1": "12.0", "v1": "1.44", "w1": "2 - 0.01 * 12 / 1.2", "w1_gd": "1.88"
 
 
 def hand(**changed):
-    values = {**HAND, **changed}
-    return {"hand_step": "".join(f"{name} = {value}\n" for name, value in values.items())}
+    return {"hand_step": assignments({**HAND, **changed})}
 
 
 @pytest.mark.parametrize("changed, words", [

@@ -22,6 +22,7 @@ from tests.exercise_runner import (
     assert_fails,
     assert_full_marks,
     assert_wrong_submissions,
+    assignments,
     failing,
     lying_str,
     run_exercises,
@@ -67,8 +68,7 @@ HAND = {"g1": "30.0", "m1": "3.0", "v1": "0.9", "m1_hat": "30.0", "v1_hat": "900
 
 
 def hand(**changed):
-    values = {**HAND, **changed}
-    return {"hand_step": "".join(f"{name} = {value}\n" for name, value in values.items())}
+    return {"hand_step": assignments({**HAND, **changed})}
 
 
 @pytest.mark.parametrize("changed, words", [
