@@ -298,7 +298,8 @@ def fastai_valley(losses) -> int:
 
 @cache
 def sweep(name, seed):
-    """(valley, steep, minimum / 10, lr at the minimum) of one LR range test."""
+    """(valley, steep, minimum / 10, lr at the minimum, the rates of the readings nearly as
+    steep as steep) of one LR range test."""
     x, y, _, _ = tensors()
     model = model_of(seed)
     optimizer = OPTIMIZERS[name](model.parameters(), DEFAULTS[name])
@@ -319,9 +320,13 @@ def sweep(name, seed):
             break
     assert all(math.isfinite(s) for s in smoothed)
     lrs, losses = np.array(rates[10:len(smoothed) - 5]), np.array(smoothed[10:-5])
-    steep = int(np.argmin(np.diff(losses) / np.diff(np.log(lrs))))
-    minimum = int(np.argmin(losses))
-    return lrs[fastai_valley(losses.tolist())], lrs[steep], lrs[minimum] / 10, lrs[minimum]
+    slopes = np.diff(losses) / np.diff(np.log(lrs))
+    steep, minimum = int(np.argmin(slopes)), int(np.argmin(losses))
+    # readings as steep as the steepest to 10 %: float32 rounding, which differs between
+    # CPUs, may swap near-equal slopes (RMSprop's seed 1: -0.554 at 0.21, -0.534 at 0.048)
+    near_steepest = tuple(lrs[np.nonzero(slopes <= 0.9 * slopes[steep])[0]])
+    return (lrs[fastai_valley(losses.tolist())], lrs[steep], lrs[minimum] / 10, lrs[minimum],
+            near_steepest)
 
 
 def test_the_lr_range_test(printed):
@@ -331,10 +336,12 @@ def test_the_lr_range_test(printed):
         line = shown(printed, rf"(?m)^ *{name}: valley (.*); steep (.*); minimum / 10 (.*)  ->  "
                               rf"raced at (\S+)$")
         for column, text in enumerate(line[:3]):
-            for stated, ours in zip(map(float, text.split(", ")), (f[column] for f in found),
-                                    strict=True):
-                # two digits, and float32 noise may move a reading by one step of the sweep
-                assert abs(math.log10(stated / ours)) < 0.08 + 0.03, (name, column)
+            for stated, f in zip(map(float, text.split(", ")), found, strict=True):
+                # two digits, and float32 noise may move a reading by one step of the sweep,
+                # or steep to a reading nearly as steep
+                candidates = f[4] if column == 1 else (f[column],)
+                assert any(abs(math.log10(stated / ours)) < 0.08 + 0.03
+                           for ours in candidates), (name, column, stated, candidates)
         geometric[name] = math.exp(np.mean([math.log(f[0]) for f in found]))
         assert float(line[3]) == pytest.approx(geometric[name], rel=0.2)
         # the valley is the smallest reading in every sweep, and its mean below the default
