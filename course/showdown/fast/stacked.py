@@ -229,9 +229,8 @@ def train_group(specs: Sequence[RunSpec], data: Data, epochs: int, batch_size: i
     check_run_length(epochs, batch_size)
     n = len(data.y_train)
     n_batches = -(-n // batch_size)
-    order, stack, updaters = stack_runs(specs, epochs * n_batches, data.x_train.device,
-                                        data.x_train.dtype, initial)
     device, dtype = data.x_train.device, data.x_train.dtype
+    order, stack, updaters = stack_runs(specs, epochs * n_batches, device, dtype, initial)
     block_seeds = [specs[i].seed for i in order[::stack.block]]
     x_buffer = data.x_train.new_empty(stack.n_blocks * min(batch_size, n), N_IN)
     back = [order.index(i) for i in range(len(specs))]  # spec i is row back[i] of the stack
