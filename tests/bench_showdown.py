@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from course.data import load_mnist
-from course.showdown.data import MNIST_MEAN, MNIST_STD, load_data, pick_device
+from course.showdown.data import MNIST_MEAN, MNIST_STD, batches_per_epoch, load_data, pick_device
 from course.showdown.fast.stacked import ROWS, stack_runs, step
 from course.showdown.fast.trainer import resolve_workers, split, torch_threads
 from course.showdown.model import MLP, N_HIDDEN, N_IN, N_OUT, matmul_flops
@@ -180,7 +180,7 @@ def race_products_s(device, workers, threads_each, block, per_worker, epochs, n_
         g1, g2 = torch.empty_like(w1), torch.empty_like(w2)
         pre_eval, logits_eval = new(k * ROWS, 2000), new(k, N_OUT, 2000)
         start = time.perf_counter()
-        for _ in range(-(-n_train // batch)):
+        for _ in range(batches_per_epoch(n_train, batch)):
             torch.bmm(w1, x.transpose(1, 2), out=pre)
             torch.baddbmm(b2, w2, hidden, out=logits)
             torch.bmm(w2.transpose(1, 2), d_logits, out=d_hidden_out)
@@ -202,7 +202,7 @@ def race_steps_s(device, workers, threads_each, specs, epochs, n_train, batch=64
     objects and schedulers), every step of every epoch with nothing between the steps. With
     ``race_products_s``, what the race cannot go below, whatever the code around them."""
     shares = [[specs[i] for i in share] for share in split(specs, workers)]
-    steps = epochs * -(-n_train // batch)
+    steps = epochs * batches_per_epoch(n_train, batch)
 
     def one_worker(share):
         _, stack, updaters = stack_runs(share, steps, device)

@@ -1,18 +1,21 @@
 """course.showdown's small pieces: the model and its FLOP count, the batch order, the registry
 of optimizers, the schedules, the result records, and what importing the package costs."""
 
+import ast
 import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+import course.showdown
 from course.showdown import optimizers
-from course.showdown.data import epoch_order
+from course.showdown.data import batches_per_epoch, epoch_order
 from course.showdown.model import MLP, N_PARAMS, initial_model, matmul_flops
 from course.showdown.records import EpochRecord, RunResult, RunSpec
 from course.showdown.report import schedule_rates
@@ -66,6 +69,8 @@ def test_batches_of_an_epoch():
     # 60 000 images in batches of 64: 937 full batches and one of 32
     batches = epoch_order(60_000, 1, 0).split(64)
     assert len(batches) == 938 and len(batches[-1]) == 32
+    for n, batch_size in [(60_000, 64), (6_000, 64), (64, 64), (65, 64), (1, 64), (5, 1)]:
+        assert batches_per_epoch(n, batch_size) == len(epoch_order(n, 1, 0).split(batch_size))
 
 
 def test_the_built_in_optimizers_ask_torch_for_its_fast_paths():
@@ -163,3 +168,36 @@ def test_the_plain_loop_depends_on_nothing_of_the_fast_path():
         "course.showdown.loop", "course.showdown.model", "course.showdown.optimizers",
         "course.showdown.records", "course.showdown.schedules"]
     assert not [m for m in loaded if m.startswith(("matplotlib", "tqdm"))]
+
+
+SHOWDOWN = Path(course.showdown.__file__).parent
+# the path of a run: cli -> runner -> a trainer -> report; the other modules are its shared
+# pieces (data, model, optimizers, records, schedules)
+RUN_PATH = {"cli": 0, "runner": 1, "loop": 2, "fast": 2, "fast.stacked": 2, "fast.trainer": 2,
+            "report": 3}
+
+
+def _showdown_imports(path: Path) -> set[str]:
+    """The course.showdown modules ``path`` imports, anywhere in it, without the prefix."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        for name in names:
+            if name == "course.showdown" and isinstance(node, ast.ImportFrom):
+                found.update(a.name for a in node.names)
+            elif name.startswith("course.showdown."):
+                found.add(name.removeprefix("course.showdown."))
+    return found
+
+
+def test_a_run_goes_one_way_through_the_code():
+    """No module imports one before it on the path of a run, and the shared pieces import
+    none of the path."""
+    modules = {".".join(p.relative_to(SHOWDOWN).with_suffix("").parts).removesuffix(".__init__"):
+               p for p in SHOWDOWN.rglob("*.py") if p.name != "__main__.py"}
+    assert set(RUN_PATH) < set(modules), "RUN_PATH names a module that is gone"
+    back = [f"{m} imports {n}" for m, path in modules.items() for n in _showdown_imports(path)
+            if n in RUN_PATH and (m not in RUN_PATH or RUN_PATH[n] < RUN_PATH[m])]
+    assert not back, "the run comes back: " + "; ".join(back)
+    assert _showdown_imports(SHOWDOWN / "runner.py") >= {"fast", "report"}  # the test sees them

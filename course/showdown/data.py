@@ -10,7 +10,7 @@ from course.data import load_mnist
 from course.showdown.model import N_IN
 
 __all__ = ["MNIST_MEAN", "MNIST_STD", "Data", "standardize", "load_data", "pick_device",
-           "epoch_order"]
+           "epoch_order", "batches_per_epoch"]
 
 # Mean and standard deviation of all 47 040 000 training pixels scaled to [0, 1]. One pair for
 # every pixel: a blank pixel becomes (0 - 0.1307) / 0.3081 = -0.42, not 0, and each pixel keeps
@@ -72,3 +72,9 @@ def epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
         raise ValueError(f"epoch must be between 1 and {_EPOCHS_PER_SEED - 1}, got {epoch}")
     generator = torch.Generator().manual_seed(seed * _EPOCHS_PER_SEED + epoch)
     return torch.randperm(n, generator=generator)
+
+
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    """The batches of an epoch of ``n`` samples: the last is short when ``batch_size`` does not
+    divide ``n``."""
+    return -(-n // batch_size)

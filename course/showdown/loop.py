@@ -18,7 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from course.showdown.data import Data, epoch_order
+from course.showdown.data import Data, batches_per_epoch, epoch_order
 from course.showdown.model import initial_model
 from course.showdown.records import EpochRecord, RunResult, RunSpec
 from course.showdown.schedules import make_scheduler
@@ -49,8 +49,7 @@ def train_plain(spec: RunSpec, data: Data, epochs: int = 10, batch_size: int = 6
     n = len(y_train)
     model = initial_model(spec.seed).to(x_train.device, x_train.dtype)
     optimizer = spec.optimizer.build(model.parameters(), spec.lr)
-    batches_per_epoch = -(-n // batch_size)
-    scheduler = make_scheduler(optimizer, spec.schedule, epochs * batches_per_epoch)
+    scheduler = make_scheduler(optimizer, spec.schedule, epochs * batches_per_epoch(n, batch_size))
     result = RunResult.start(spec)
     for epoch in range(1, epochs + 1):
         start, lr = time.perf_counter(), optimizer.param_groups[0]["lr"]

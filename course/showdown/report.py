@@ -21,6 +21,7 @@ from matplotlib.figure import Figure  # figures for files, whatever pyplot's bac
 from matplotlib.ticker import MaxNLocator
 
 from course.lr_range import LRSweep, plot_lr_range
+from course.showdown.data import batches_per_epoch
 from course.showdown.records import EpochRecord, RunResult
 from course.showdown.schedules import SCHEDULES, make_scheduler
 
@@ -268,7 +269,7 @@ def schedule_rates(schedule: str, lr: float, total_steps: int) -> list[float]:
 def _schedule_figure(runs, config, choices):
     fig = Figure(figsize=(15, 4.2), layout="constrained")
     rate_ax, accuracy_ax, loss_ax = fig.subplots(1, 3)
-    steps = config["epochs"] * -(-config["train_size"] // config["batch_size"])
+    steps = config["epochs"] * batches_per_epoch(config["train_size"], config["batch_size"])
     for schedule in SCHEDULES:
         rate_ax.plot(np.arange(1, steps + 1) / (steps / config["epochs"]),
                      schedule_rates(schedule, choices["schedule_lr"], steps),

@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from course.showdown.data import Data, epoch_order
+from course.showdown.data import Data, batches_per_epoch, epoch_order
 from course.showdown.loop import check_run_length
 from course.showdown.model import MLP, N_HIDDEN, N_IN, N_OUT, N_PARAMS, initial_model
 from course.showdown.records import RunSpec
@@ -228,7 +228,7 @@ def train_group(specs: Sequence[RunSpec], data: Data, epochs: int, batch_size: i
     seconds)``."""
     check_run_length(epochs, batch_size)
     n = len(data.y_train)
-    n_batches = -(-n // batch_size)
+    n_batches = batches_per_epoch(n, batch_size)
     device, dtype = data.x_train.device, data.x_train.dtype
     order, stack, updaters = stack_runs(specs, epochs * n_batches, device, dtype, initial)
     block_seeds = [specs[i].seed for i in order[::stack.block]]

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import torch
 from tqdm.auto import tqdm
 
-from course.showdown.data import Data
+from course.showdown.data import Data, batches_per_epoch
 from course.showdown.fast.stacked import train_group
 from course.showdown.loop import check_run_length
 from course.showdown.model import initial_model
@@ -74,7 +74,7 @@ def train_stacked(specs: Sequence[RunSpec], data: Data, epochs: int = 10, batch_
         raise ValueError("no run to train")
     shares = split(specs, min(resolve_workers(workers, data.x_train.device), len(specs)))
     results = [RunResult.start(spec) for spec in specs]
-    n_batches = -(-len(data.y_train) // batch_size)
+    n_batches = batches_per_epoch(len(data.y_train), batch_size)
     bar = tqdm(total=epochs * n_batches, unit="batch", disable=not progress, mininterval=0.5,
                desc=f"{len(specs)} models")
     done, lock, stop = [0] * len(shares), threading.Lock(), threading.Event()
