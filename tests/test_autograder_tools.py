@@ -12,8 +12,9 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from traitlets.config.loader import PyFileConfigLoader
 
-from autograder import grade
+from autograder import grade, paths
 from autograder.cache import Cache
 from autograder.corpus import cases
 from autograder.inside import scan_source
@@ -493,3 +494,19 @@ def test_check_of_an_untouched_notebook_says_each_missing_answer_once_and_nothin
     assert lines[0].endswith("3 thing(s) to fix:")
     assert [line.split(" in cell ")[0] for line in lines[1:]] == ["  - answer missing"] * 3
     assert done.stderr == "", done.stderr  # no kernel banner, no warnings
+
+
+def test_the_course_configuration_loads_from_a_checkout_the_user_cannot_write(monkeypatch):
+    """Every grading worker loads the repository's nbgrader_config.py. Run by an account that
+    cannot write to the checkout, it must still load: it used to stop at creating the
+    repository's gradebook folder, and every submission of the class failed with it."""
+    mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):
+        if self.resolve().is_relative_to(paths.REPO):
+            raise PermissionError(13, "Permission denied", str(self))
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    config = PyFileConfigLoader(paths.NBGRADER_CONFIG.name, str(paths.REPO)).load_config()
+    assert config.CourseDirectory.course_id == "gd-course"
