@@ -22,6 +22,7 @@ from autograder.jobs import GradingError, Job, Limits, Row
 from course.checks import check_close
 from coursetools import check, student_kit
 from tests.grading_helpers import LIMITS, edit, grader_copy
+from tests.source_imports import imports_of
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -339,17 +340,8 @@ def test_a_virtual_environment_reached_through_a_link_grades(tmp_path):
 # ---- the grader's structure ---------------------------------------------------------------------
 def _imports(package: str) -> dict[str, set[tuple[str, str]]]:
     """module -> {(imported module of a repository package, name or "")}, read with ast."""
-    found = {}
-    for path in sorted((REPO / package).glob("*.py")):
-        edges = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module in {"autograder", "coursetools"}:
-                edges |= {(f"{node.module}.{a.name}", "") for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in {
-                    "autograder", "coursetools"}:
-                edges |= {(node.module, a.name) for a in node.names}
-        found[f"{package}.{path.stem}"] = edges
-    return found
+    return {f"{package}.{path.stem}": imports_of(path, {"autograder", "coursetools"})
+            for path in sorted((REPO / package).glob("*.py"))}
 
 
 def test_the_grader_has_no_import_cycle_and_uses_no_private_name_of_another_module():

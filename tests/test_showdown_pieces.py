@@ -1,7 +1,6 @@
 """course.showdown's small pieces: the model and its FLOP count, the batch order, the registry
 of optimizers, the schedules, the result records, and what importing the package costs."""
 
-import ast
 import json
 import math
 import subprocess
@@ -20,6 +19,7 @@ from course.showdown.model import MLP, N_PARAMS, initial_model, matmul_flops
 from course.showdown.records import EpochRecord, RunResult, RunSpec
 from course.showdown.report import schedule_rates
 from course.showdown.schedules import SCHEDULES
+from tests.source_imports import imports_of
 
 
 def test_parameter_count():
@@ -179,16 +179,8 @@ RUN_PATH = {"cli": 0, "runner": 1, "loop": 2, "fast": 2, "fast.stacked": 2, "fas
 
 def _showdown_imports(path: Path) -> set[str]:
     """The course.showdown modules ``path`` imports, anywhere in it, without the prefix."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-        for name in names:
-            if name == "course.showdown" and isinstance(node, ast.ImportFrom):
-                found.update(a.name for a in node.names)
-            elif name.startswith("course.showdown."):
-                found.add(name.removeprefix("course.showdown."))
-    return found
+    return {module.removeprefix("course.showdown.")
+            for module, _ in imports_of(path, {"course.showdown"})}
 
 
 def test_a_run_goes_one_way_through_the_code():
