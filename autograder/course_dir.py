@@ -3,7 +3,9 @@ whole, and the nbgrader commands run in them.
 
 A course directory's ``nbgrader_config.py`` loads the repository's configuration, then points
 nbgrader at the directory it lies in (found from the file's own path, so a copy of the directory
-needs no rewriting), then adds what its user asks for. nbgrader writes nothing outside it.
+needs no rewriting), then adds what its user asks for. nbgrader writes nothing outside it but
+the kernels' connection files and sockets, which a grading worker keeps in a short folder of its
+own (``worker.py``).
 """
 
 import os
@@ -26,19 +28,9 @@ class NbgraderError(GradingError):
     """An nbgrader command failed; the message holds its log."""
 
 
-class InCourse(str):
-    """A setting's value that is a path inside the course directory, wherever it is copied."""
-
-
-def _literal(value) -> str:
-    if isinstance(value, InCourse):
-        return f"os.path.join(ROOT, {str(value)!r})"
-    return repr(value)
-
-
 def write_config(course_dir: Path, settings: Mapping[str, object] | None = None) -> Path:
     """Write ``course_dir/nbgrader_config.py``; ``settings`` maps ``"Class.trait"`` to a value
-    (``{"Execute.timeout": 60}``), an :class:`InCourse` value to a path inside the directory."""
+    (``{"Execute.timeout": 60}``)."""
     lines = [
         "c = get_config()  # noqa: F821",
         "import os",
@@ -46,7 +38,7 @@ def write_config(course_dir: Path, settings: Mapping[str, object] | None = None)
         f"load_subconfig({str(NBGRADER_CONFIG)!r})  # noqa: F821",
         "c.CourseDirectory.root = ROOT",
         "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(ROOT, 'gradebook.db')",
-        *(f"c.{name} = {_literal(value)}" for name, value in (settings or {}).items()),
+        *(f"c.{name} = {value!r}" for name, value in (settings or {}).items()),
     ]
     path = Path(course_dir) / "nbgrader_config.py"
     path.write_text("\n".join(lines) + "\n")

@@ -34,7 +34,7 @@ from pathlib import Path
 from autograder import dask_backend, lms, report
 from autograder.assignments import chapters, graded_notebooks
 from autograder.cache import Cache, digest, files_of, settings_key
-from autograder.course_dir import InCourse, generate_assignment, make_course_dir
+from autograder.course_dir import generate_assignment, make_course_dir
 from autograder.jobs import COLUMNS, GradeCell, GradingError, Job, Limits, Row
 from autograder.paths import RELEASE, SOURCE
 from autograder.pool import Pool
@@ -189,8 +189,8 @@ def write_outputs(batch: Batch, rows: list[Row], assignments: Assignments) -> No
 
 # ---- the template course directory ----------------------------------------------------------
 def grading_settings(limits: Limits) -> dict[str, object]:
-    """nbgrader's settings for grading: every kernel in the sandbox, over Unix sockets in the
-    folder the sandbox shares with nbgrader (not /tmp, where the default is; no network), and
+    """nbgrader's settings for grading: every kernel in the sandbox, over Unix sockets (no
+    network; each worker names them inside the folder its sandbox shares with nbgrader), and
     killed as soon as its notebook is done: a kernel's own shutdown (seconds, for one that
     imported torch) changes nothing of the grade, and a kernel that goes early is seen by
     nbclient either way."""
@@ -201,8 +201,6 @@ def grading_settings(limits: Limits) -> dict[str, object]:
         "Execute.startup_timeout": 60,
         "Execute.shutdown_kernel": "immediate",
         "KernelManager.transport": "ipc",
-        "KernelManager.connection_file": InCourse("runtime/kernel.json"),
-        "KernelManager.ip": InCourse("runtime/kernel"),
     }
 
 

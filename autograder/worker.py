@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -77,8 +78,11 @@ class Worker:
         _prepare_process()
         self.course_dir = Path(course_dir)
         self.uid = uid
-        self.runtime = self.course_dir / "runtime"
-        self._fresh_runtime_dir()
+        # nbgrader and the kernels talk over Unix sockets named inside this folder, and a
+        # socket's path must be short (107 bytes): a folder of its own, the worker's alone
+        # (0700), not one inside OUT, however deep that is
+        self.runtime = Path(tempfile.mkdtemp(prefix="gd-runtime-"))
+        atexit.register(shutil.rmtree, self.runtime, ignore_errors=True)
         self.server: KernelServer | None = None
         os.environ["JUPYTER_RUNTIME_DIR"] = str(self.runtime)
         os.environ["JUPYTER_PATH"] = str(self.course_dir / "jupyter")
@@ -87,6 +91,8 @@ class Worker:
         from nbgrader.coursedir import CourseDirectory
 
         config = load_config(self.course_dir)
+        config.KernelManager.connection_file = str(self.runtime / "kernel.json")
+        config.KernelManager.ip = str(self.runtime / "kernel")
         self.api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
     def grade(self, job: Job) -> Row:

@@ -187,6 +187,18 @@ def test_lms_zip_is_collected_and_graded(tmp_path):
     assert lines[1:] == ["alice,ch99_corpus,10,10,graded,", "bob,ch99_corpus,6,10,graded,"]
 
 
+def test_an_out_folder_with_a_long_path_grades(tmp_path):
+    """A Unix socket's path holds at most 107 bytes. The kernels' sockets used to be named
+    inside OUT, so an OUT a few folders deep (or pytest's own temporary folders, under xdist)
+    failed every submission with "the kernel could not start"."""
+    out = tmp_path / ("a-long-folder-name-" * 5) / "out"
+    assert len(str(out / ".work/worker-0.1/runtime/kernel-1")) > 107
+    cases.build_corpus(tmp_path / "subs", {}, [c for c in cases.CASES if c.name == "right"])
+    rows = grade.grade(grade.Batch(tmp_path / "subs", out, cases.SOURCE, workers=1,
+                                   limits=LIMITS, quiet=True))
+    assert [(r.status, r.score) for r in rows] == [("graded", 10.0)], rows
+
+
 # ---- failures that say why ---------------------------------------------------------------------
 def test_a_machine_without_user_namespaces_gets_one_line_saying_how_to_fix_it(tmp_path, capfd,
                                                                                 monkeypatch):
