@@ -71,8 +71,17 @@ def _worker_for(template: Path, work: Path) -> Worker:
         uid = first_sandbox_uid() if os.geteuid() == 0 else None
         if _worker is not None:
             _worker[1].close()
-        _worker = (key, Worker(course_dir, uid))
+        _worker = (key, Worker(course_dir, uid, _sockets_folder()))
     return _worker[1]
+
+
+def _sockets_folder() -> Path | None:
+    """The Worker's sockets' folder inside this Dask worker's own directory, which Dask removes
+    when the worker ends, or purges when the worker was killed; None (the Worker makes its own)
+    where that directory is too deep: a socket's path holds 107 bytes, the longest name put
+    in the folder about 22."""
+    folder = Path(_import_distributed().get_worker().local_directory) / "gd-sockets"
+    return folder if len(str(folder)) <= 80 else None
 
 
 def run(address: str, template: Path, work: Path, jobs: list[Job],

@@ -257,14 +257,15 @@ class KernelServer:
     """A grading worker's kernel server (``zygote.py``): one sandbox that forks every kernel of
     this worker, with what the kernels import already imported. It lives as long as the worker
     (``bwrap --die-with-parent``) or until :meth:`stop`; ``extra_read`` is mounted for all its
-    kernels."""
+    kernels. Its socket is made in ``socket_dir``, which must be short (a socket's path holds
+    107 bytes) and is removed by :meth:`stop`."""
 
-    def __init__(self, folder: Path, runtime_dir: Path, extra_read: list[str] = ()):
+    def __init__(self, folder: Path, runtime_dir: Path, socket_dir: Path,
+                 extra_read: list[str] = ()):
         self.folder, self.runtime_dir = Path(folder), Path(runtime_dir).resolve()
         self.extra_read = list(extra_read)
         self.scratch, self.tools = self.folder / "scratch", self.folder / "tools"
-        # a Unix socket's path must be short: a folder of its own, the worker's alone (0700)
-        self.socket_path = Path(tempfile.mkdtemp(prefix="gd-kernels-")) / "socket"
+        self.socket_path = Path(socket_dir) / "socket"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout_s: float = 120.0) -> None:
@@ -275,6 +276,7 @@ class KernelServer:
         self.tools.mkdir()
         for source in SERVER_FILES:
             shutil.copyfile(source, self.tools / source.name)
+        self.socket_path.parent.mkdir(mode=0o700, exist_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.socket_path.unlink(missing_ok=True)
         listener.bind(str(self.socket_path))

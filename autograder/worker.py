@@ -74,15 +74,21 @@ class Execution:
 
 
 class Worker:
-    def __init__(self, course_dir: Path, uid: int | None):
+    def __init__(self, course_dir: Path, uid: int | None, sockets: Path | None = None):
+        """``sockets``: a short folder for the worker's Unix sockets (made 0700 if it is not
+        there), which whoever started the worker removes once it ends, killed or not. A worker
+        started without one makes its own and removes it at exit."""
         _prepare_process()
         self.course_dir = Path(course_dir)
         self.uid = uid
-        # nbgrader and the kernels talk over Unix sockets named inside this folder, and a
-        # socket's path must be short (107 bytes): a folder of its own, the worker's alone
-        # (0700), not one inside OUT, however deep that is
-        self.runtime = Path(tempfile.mkdtemp(prefix="gd-runtime-"))
-        atexit.register(shutil.rmtree, self.runtime, ignore_errors=True)
+        # a Unix socket's path holds at most 107 bytes: not a folder inside OUT, however deep
+        if sockets is None:
+            sockets = Path(tempfile.mkdtemp(prefix="gd-worker-"))
+            atexit.register(shutil.rmtree, sockets, ignore_errors=True)
+        self.sockets = Path(sockets)
+        self.sockets.mkdir(mode=0o700, exist_ok=True)
+        self.runtime = self.sockets / "runtime"  # nbgrader's and the kernels' sockets
+        self.runtime.mkdir(mode=0o700, exist_ok=True)
         self.server: KernelServer | None = None
         os.environ["JUPYTER_RUNTIME_DIR"] = str(self.runtime)
         os.environ["JUPYTER_PATH"] = str(self.course_dir / "jupyter")
@@ -200,7 +206,7 @@ class Worker:
             self.close()
         if self.server is None:
             server = KernelServer(self.course_dir / "kernel-server", self.runtime,
-                                  job.extra_read)
+                                  self.sockets / "kernel-server", job.extra_read)
             server.start()
             self.server = server
             atexit.register(server.stop)  # a Dask worker's process just ends
@@ -416,11 +422,12 @@ def _exit(code) -> str:
 
 
 def main() -> int:
-    course_dir, uid = sys.argv[1], sys.argv[2]
+    course_dir, uid, sockets = sys.argv[1], sys.argv[2], sys.argv[3:4]
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything printed from here on goes to stderr, not into the protocol
     sys.stdout = sys.stderr
-    worker = Worker(Path(course_dir), None if uid == "-" else int(uid))
+    worker = Worker(Path(course_dir), None if uid == "-" else int(uid),
+                    Path(sockets[0]) if sockets else None)
     protocol.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         job = Job.from_json(line)

@@ -1,7 +1,10 @@
 """Shared by every test: matplotlib draws off-screen, and the figures a test opens are closed
 after it (widgets and plots open many)."""
 
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -29,3 +32,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def short_tmp(tmp_path, monkeypatch):  # tmp_path first: it stays where pytest puts it
+    """A TMPDIR of the test's own, for this process and those it starts, short enough for Unix
+    sockets (pytest's tmp_path is not): what a test leaves in TMPDIR can be seen there."""
+    folder = Path(tempfile.mkdtemp(prefix="gd-test-"))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

@@ -6,6 +6,7 @@ Like tests/test_autograder_corpus.py, this needs bubblewrap and never skips.
 """
 
 import csv
+import time
 
 import distributed
 import pytest
@@ -67,6 +68,27 @@ def test_a_task_that_raises_is_a_failed_row(graded, cluster, tmp_path):
                      lambda job, row: results.append(row))
     assert [(r.student_id, r.status) for r in results] == [("broken", "failed")]
     assert results[0].reason.startswith("grader error: NotADirectoryError")
+
+
+def test_a_dask_worker_killed_past_a_deadline_leaves_nothing_in_tmp(short_tmp, tmp_path,
+                                                                   monkeypatch):
+    """A Dask worker killed to stop a job runs no exit handler, so the sockets' folder a Worker
+    made in TMPDIR for itself stayed there; now it is in Dask's directory of the worker."""
+    cases.build_corpus(tmp_path / "subs", {}, [CASE_BY_NAME["sigint_loop"]])
+    monkeypatch.setattr(Job, "deadline_s", property(lambda job: 2.0))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as own, \
+            distributed.Client(own) as client:
+        first = set(client.scheduler_info()["workers"])
+        rows = grade.grade(grade.Batch(tmp_path / "subs", tmp_path / "out", cases.SOURCE,
+                                       limits=LIMITS, quiet=True,
+                                       scheduler=own.scheduler_address))
+        assert [r.status for r in rows] == ["timed_out"], rows
+        deadline = time.monotonic() + 120
+        while not set(client.scheduler_info()["workers"]) - first:  # until it is replaced
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.2)
+    assert not list(short_tmp.rglob("gd-*"))
 
 
 def test_a_job_past_its_deadline_is_timed_out(graded, cluster, tmp_path, monkeypatch):

@@ -249,24 +249,33 @@ def test_a_kernel_out_of_memory_says_so(tmp_path):
 
 
 def test_a_job_past_its_deadline_leaves_no_kernel_and_its_slot_grades_the_next(tmp_path,
-                                                                               monkeypatch):
+                                                                               monkeypatch,
+                                                                               short_tmp):
     """The root of the launcher's "working folder gone": the pool killed a worker past its
     deadline, its kernels (each in a session of its own) lived on, and the worker replacing it
-    wiped their folders. Now a kernel dies with its worker, and a replacement gets new folders."""
+    wiped their folders. Now a kernel dies with its worker, and a replacement gets new folders.
+    Nor does the killed worker leave its sockets' folder in TMPDIR, which it cannot remove."""
     by_name = {c.name: c for c in cases.CASES}
-    cases.build_corpus(tmp_path / "subs", {}, [by_name["sigint_loop"], by_name["right"]])
+    # the jobs go in the students' order: "wrong_shape" is graded after the worker is killed
+    cases.build_corpus(tmp_path / "subs", {}, [by_name[name] for name in
+                                               ("right", "sigint_loop", "wrong_shape")])
+    # sooner than the worker's own limits end the job (its cell timeout is 3 s): the pool kills
     monkeypatch.setattr(Job, "deadline_s",
-                        property(lambda job: 8.0 if job.student == "sigint_loop" else 300.0))
+                        property(lambda job: 2.0 if job.student == "sigint_loop" else 300.0))
     rows = grade.grade(grade.Batch(tmp_path / "subs", tmp_path / "out", cases.SOURCE, workers=1,
                                    limits=LIMITS, quiet=True))
     assert [(r.student_id, r.status, r.score) for r in rows] == [
-        ("right", "graded", 10), ("sigint_loop", "timed_out", 0)]
+        ("right", "graded", 10), ("sigint_loop", "timed_out", 0), ("wrong_shape", "graded", 6)]
+    assert rows[1].reason == "the grader gave up on this submission after 2 s"
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert not [line for line in ps.splitlines()
-                if "autograder.sandbox" in line and str(tmp_path) in line]
+    assert not [line for line in ps.splitlines()  # a kernel's argument: its connection file
+                if "autograder.sandbox" in line and str(short_tmp) in line]
     logs = "".join(p.read_text() for p in (tmp_path / "out/.work").glob("worker-*.log"))
     assert "FileNotFoundError" not in logs
-    assert len(list((tmp_path / "out/.work").glob("worker-0.*"))) == 2  # a folder per start
+    starts = sorted(p.name for p in (tmp_path / "out/.work").iterdir() if p.is_dir()
+                    and p.name.startswith("worker-"))
+    assert starts == ["worker-0.1", "worker-0.2"]  # a folder per start
+    assert not list(short_tmp.iterdir())  # the killed worker's sockets' folder included
 
 
 # What the first student's kernel leaves (each write outside its folder is meant to fail or
