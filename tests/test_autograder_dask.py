@@ -83,7 +83,8 @@ def test_a_dask_worker_killed_past_a_deadline_leaves_nothing_in_tmp(short_tmp, t
         rows = grade.grade(grade.Batch(tmp_path / "subs", tmp_path / "out", cases.SOURCE,
                                        limits=LIMITS, quiet=True,
                                        scheduler=own.scheduler_address))
-        assert [r.status for r in rows] == ["timed_out"], rows
+        assert [(r.status, r.reason) for r in rows] == [
+            ("timed_out", "the grader gave up on this submission after 2 s")], rows
         deadline = time.monotonic() + 120
         while not set(client.scheduler_info()["workers"]) - first:  # until it is replaced
             assert time.monotonic() < deadline, "the killed worker was not replaced"
