@@ -22,8 +22,9 @@ from tests.grading_helpers import LIMITS, TIMEOUT_LIMITS, edit, grader_copy, las
 
 pytestmark = pytest.mark.xdist_group("autograder")  # one grading batch at a time on 2 cores
 
-# What the corpus batch grades from; the repository's release/ is what write_outside aims at.
-PROTECTED = [cases.SOURCE, cases.RELEASE]
+# What the corpus batch grades from, and the repository's source/ and release/, which
+# python3_kernel reads and write_outside aims at
+PROTECTED = [cases.SOURCE, cases.RELEASE, paths.SOURCE, paths.RELEASE]
 
 
 def _fingerprint(folders: list[Path]) -> dict[str, str]:

@@ -74,17 +74,22 @@ def test_a_dask_worker_killed_past_a_deadline_leaves_nothing_in_tmp(short_tmp, t
                                                                    monkeypatch):
     """A Dask worker killed to stop a job runs no exit handler, so the sockets' folder a Worker
     made in TMPDIR for itself stayed there; now it is in Dask's directory of the worker."""
-    cases.build_corpus(tmp_path / "subs", {}, [CASE_BY_NAME["sigint_loop"]])
-    monkeypatch.setattr(Job, "deadline_s", property(lambda job: 2.0))
+    monkeypatch.setattr(Job, "deadline_s", property(
+        lambda job: 2.0 if job.student == "sigint_loop" else 300.0))
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as own, \
             distributed.Client(own) as client:
         first = set(client.scheduler_info()["workers"])
-        rows = grade.grade(grade.Batch(tmp_path / "subs", tmp_path / "out", cases.SOURCE,
-                                       limits=LIMITS, quiet=True,
-                                       scheduler=own.scheduler_address))
+        rows = []
+        for case in ("right", "sigint_loop"):  # the first makes the worker's Worker
+            cases.build_corpus(tmp_path / case, {}, [CASE_BY_NAME[case]])
+            rows += grade.grade(grade.Batch(tmp_path / case, tmp_path / f"{case}-out",
+                                            cases.SOURCE, limits=LIMITS, quiet=True,
+                                            scheduler=own.scheduler_address))
+            if case == "right":
+                assert len(list(short_tmp.rglob("gd-sockets"))) == 1
         assert [(r.status, r.reason) for r in rows] == [
-            ("timed_out", "the grader gave up on this submission after 2 s")], rows
+            ("graded", ""), ("timed_out", "the grader gave up on this submission after 2 s")]
         deadline = time.monotonic() + 120
         while not set(client.scheduler_info()["workers"]) - first:  # until it is replaced
             assert time.monotonic() < deadline, "the killed worker was not replaced"

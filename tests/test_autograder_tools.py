@@ -150,9 +150,13 @@ def test_no_student_cell_may_rebind_a_name_the_test_cells_rely_on():
     assert {"run_showdown", "trusted_race"} <= harness_names()  # chapter 8's race
 
 
-def test_cli_refuses_an_out_folder_inside_source(tmp_path):
-    with pytest.raises(SystemExit):
-        grade.main([str(tmp_path), str(REPO / "source" / "graded")])
+def test_cli_refuses_an_out_folder_inside_source(tmp_path, capsys):
+    out = REPO / "source" / "graded"
+    with pytest.raises(SystemExit) as stopped:
+        grade.main([str(tmp_path), str(out)])
+    assert stopped.value.code == 2
+    assert f"OUT must not lie inside {REPO / 'source'}" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_a_missing_submissions_folder_raises_and_the_cli_says_it_in_one_line(tmp_path, capfd):
@@ -231,7 +235,9 @@ def _grade_one(tmp_path, case: str, limits=LIMITS, extra_read=()) -> Row:
     return grade.run_jobs(batch, jobs, Cache(batch.work))[0]
 
 
-def test_a_kernel_that_cannot_start_says_what_it_wrote_on_stderr(tmp_path):
+def test_a_sandbox_that_cannot_start_says_what_bwrap_wrote(tmp_path):
+    """A folder to mount that is gone stops the kernel server's sandbox before any kernel: the
+    row says the kernel could not start, with bwrap's own words."""
     row = _grade_one(tmp_path, "right", extra_read=[str(tmp_path / "gone")])
     assert (row.status, row.score) == ("failed", 0)
     assert row.reason.startswith("the kernel could not start: bwrap: Can't find source path "
@@ -267,9 +273,10 @@ def test_a_job_past_its_deadline_leaves_no_kernel_and_its_slot_grades_the_next(t
     assert [(r.student_id, r.status, r.score) for r in rows] == [
         ("right", "graded", 10), ("sigint_loop", "timed_out", 0), ("wrong_shape", "graded", 6)]
     assert rows[1].reason == "the grader gave up on this submission after 2 s"
+    # the sandboxes (bwrap binds the sockets' folder) and the kernels' launchers (their
+    # connection file) name short_tmp; the forked kernels live in the sandboxes' PID namespaces
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert not [line for line in ps.splitlines()  # a kernel's argument: its connection file
-                if "autograder.sandbox" in line and str(short_tmp) in line]
+    assert not [line for line in ps.splitlines() if str(short_tmp) in line]
     logs = "".join(p.read_text() for p in (tmp_path / "out/.work").glob("worker-*.log"))
     assert "FileNotFoundError" not in logs
     starts = sorted(p.name for p in (tmp_path / "out/.work").iterdir() if p.is_dir()
@@ -360,9 +367,11 @@ def test_a_virtual_environment_reached_through_a_link_grades(tmp_path):
 
 # ---- the grader's structure ---------------------------------------------------------------------
 def _imports(package: str) -> dict[str, set[tuple[str, str]]]:
-    """module -> {(imported module of a repository package, name or "")}, read with ast."""
-    return {f"{package}.{path.stem}": imports_of(path, {"autograder", "coursetools"})
-            for path in sorted((REPO / package).glob("*.py"))}
+    """module -> {(imported module of a repository package, name or "")}, read with ast, for
+    every module of the package, its subpackages' included."""
+    return {".".join(path.relative_to(REPO).with_suffix("").parts):
+            imports_of(path, {"autograder", "coursetools"})
+            for path in sorted((REPO / package).rglob("*.py"))}
 
 
 def test_the_grader_has_no_import_cycle_and_uses_no_private_name_of_another_module():
@@ -370,8 +379,13 @@ def test_the_grader_has_no_import_cycle_and_uses_no_private_name_of_another_modu
     private = [(m, f"{t}.{n}") for m, edges in graph.items() for t, n in edges
                if n.startswith("_") or t.split(".")[-1].startswith("_")]
     assert not private
-    assert not [m for m in graph if m.startswith("autograder.") and any(
-        t.startswith("coursetools") for t, _ in graph[m])], "the grader imports a course tool"
+    # the corpus is the grader's test data: it builds its submissions as a student's kit does
+    grader = [m for m in graph if m.startswith("autograder.")
+              and not m.startswith("autograder.corpus")]
+    assert not [m for m in grader if any(t.startswith("coursetools") for t, _ in graph[m])], (
+        "the grader imports a course tool")
+    assert not [m for m in grader if any(t.startswith("autograder.corpus") for t, _ in graph[m])
+                ], "the grader imports its test corpus"
 
     def reaches(start: str, goal: str, seen: set) -> bool:
         for target, _ in graph.get(start, ()):
