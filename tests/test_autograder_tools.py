@@ -5,8 +5,10 @@ import ast
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -19,6 +21,7 @@ from autograder.cache import Cache
 from autograder.corpus import cases
 from autograder.inside import scan_source
 from autograder.jobs import GradingError, Job, Limits, Row
+from autograder.sandbox import launcher_env
 from course.checks import check_close
 from coursetools import check, student_kit
 from tests.grading_helpers import LIMITS, edit, grader_copy
@@ -283,6 +286,56 @@ def test_a_job_past_its_deadline_leaves_no_kernel_and_its_slot_grades_the_next(t
                     and p.name.startswith("worker-"))
     assert starts == ["worker-0.1", "worker-0.2"]  # a folder per start
     assert not list(short_tmp.iterdir())  # the killed worker's sockets' folder included
+
+
+LAUNCHER = """
+import os, sys, time
+from autograder.sandbox import die_with_parent
+{arm}
+print(os.getpid(), flush=True)
+time.sleep(120)
+"""
+
+
+def _launcher_outlives_its_parent(arm: str) -> bool:
+    """Start a parent that starts, in a session of its own as jupyter_client starts a kernel, a
+    child that runs ``arm`` and sleeps; kill the parent; say whether the child still runs."""
+    child = LAUNCHER.format(arm=arm)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys\n"
+         f"subprocess.Popen([sys.executable, '-c', {child!r}], start_new_session=True).wait()"],
+        stdout=subprocess.PIPE, text=True, env=launcher_env(os.environ))
+    pid = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    for _ in range(50):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state in "ZX":  # dead, waiting to be reaped by whoever adopted it
+            return False
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def test_a_kernel_launcher_dies_with_the_worker_that_started_it():
+    """jupyter_client starts each kernel in a session of its own, out of reach of the pool's kill
+    of a worker's session: the parent-death signal takes the launcher with its worker."""
+    assert _launcher_outlives_its_parent("pass")  # what the test tells apart
+    assert not _launcher_outlives_its_parent("die_with_parent()")
+
+
+def test_a_kernel_launcher_whose_worker_is_already_gone_stops():
+    """Its worker died before the signal was armed: jupyter_client's pid is not its parent's."""
+    env = {**launcher_env(os.environ), "JPY_PARENT_PID": str(os.getpid() + 1)}
+    done = subprocess.run([sys.executable, "-c", "from autograder.sandbox import "
+                           "die_with_parent\ndie_with_parent()"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "autograder.sandbox.Orphaned: the grading worker that started this kernel is gone")
 
 
 # What the first student's kernel leaves (each write outside its folder is meant to fail or
