@@ -6,15 +6,20 @@ from pathlib import Path
 
 
 def imports_of(path: Path, packages: set[str]) -> set[tuple[str, str]]:
-    """``{(module, name or "")}`` for each import in ``path``, at any depth, of a module of one
-    of ``packages`` (dotted, e.g. ``"course.showdown"``): ``from P import m`` gives
-    ``("P.m", "")``, ``from P.m import n`` gives ``("P.m", "n")``, ``import P.m`` gives
-    ``("P.m", "")``."""
+    """``{(module, name or "")}`` for each import in ``path``, at any depth, of one of
+    ``packages`` (dotted, e.g. ``"course.showdown"``) or a module of one: ``from P import m``
+    gives ``("P.m", "")``, ``from P.m import n`` gives ``("P.m", "n")``, ``import P.m`` gives
+    ``("P.m", "")`` and ``import P`` gives ``("P", "")``."""
+    return imports_in(path.read_text(), packages)
+
+
+def imports_in(source: str, packages: set[str]) -> set[tuple[str, str]]:
+    """:func:`imports_of` for Python source text."""
     def ours(module: str) -> bool:
-        return any(module.startswith(p + ".") for p in packages)
+        return any(module == p or module.startswith(p + ".") for p in packages)
 
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module in packages:
             found |= {(f"{node.module}.{a.name}", "") for a in node.names}
         elif isinstance(node, ast.ImportFrom) and ours(node.module or ""):

@@ -4,8 +4,11 @@ import json
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
+
+from tests.source_imports import imports_in
 
 try:
     import tomllib
@@ -138,17 +141,41 @@ def test_exercise_cells_follow_the_conventions(path):
         f"{rel(path)}: the first markdown cell should state the total, {total:g} points")
 
 
+def _course_imports(notebook: Path) -> set[str]:
+    """The course modules a notebook's code cells import, read with ast: ``from course import
+    landscapes, reference`` gives course.landscapes and course.reference."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    code = "\n".join(line for cell in cells if cell.cell_type == "code"
+                     for line in cell.source.splitlines()
+                     if not line.lstrip().startswith(("%", "!")))  # IPython's magics
+    return {module for module, _ in imports_in(code, {"course"})}
+
+
+def _uses(notebook: Path, package: str) -> bool:
+    """Whether the notebook names ``package`` in its text or imports it in its code."""
+    return package in notebook.read_text() or any(
+        m == package or m.startswith(package + ".") for m in _course_imports(notebook))
+
+
+def test_the_import_reader_sees_every_form(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "%matplotlib inline\nfrom course import landscapes, reference\nimport course.showdown")])
+    nbformat.write(notebook, tmp_path / "probe.ipynb")
+    assert _course_imports(tmp_path / "probe.ipynb") == {
+        "course.landscapes", "course.reference", "course.showdown"}
+
+
 @pytest.mark.parametrize("path", sorted(RELEASE.rglob("*.ipynb")), ids=rel)
 def test_release_hides_solutions_and_reference(path):
     text = path.read_text()
     leaked = [marker for marker in LEAKS if marker in text]
+    leaked += ["imports course.reference"] * _uses(path, "course.reference")
     assert not leaked, f"{rel(path)} contains {leaked}: run `make release`"
 
 
 @pytest.mark.parametrize("path", sorted(SOURCE.glob("ch*/lecture.ipynb")), ids=rel)
 def test_lectures_do_not_use_the_reference_solutions(path):
-    text = path.read_text()
-    assert "course.reference" not in text and "from course import reference" not in text, (
+    assert not _uses(path, "course.reference"), (
         f"{rel(path)} uses course.reference: demonstrate with torch.optim instead")
 
 
@@ -157,10 +184,13 @@ def test_lectures_do_not_use_the_reference_solutions(path):
 def test_only_chapter_8_uses_the_showdown(path):
     """The LR range test of chapter 4 is course.lr_range, which the showdown uses too; the
     showdown package itself is chapter 8's."""
-    assert "course.showdown" not in path.read_text(), f"{rel(path)} imports course.showdown"
+    assert not _uses(path, "course.showdown"), f"{rel(path)} imports course.showdown"
 
 
-PRIVATE_TORCH = re.compile(r"\btorch\.(?:_[A-Za-z0-9]|ops\b)")  # torch._x, torch.ops (not __x__)
+# torch._x, torch.ops, torch.optim._functional, from torch.optim.adam import _fused_adam (not
+# torch.__version__)
+PRIVATE_TORCH = re.compile(r"\btorch(?:\.\w+)*?\.(?:_[A-Za-z0-9]|ops\b)"
+                           r"|\bfrom torch(?:\.\w+)* import (?:.*[ ,(])?_[A-Za-z0-9]")
 
 
 def test_code_uses_public_torch_only():
@@ -172,8 +202,13 @@ def test_code_uses_public_torch_only():
              for n, line in enumerate(path.read_text().splitlines(), start=1)
              if PRIVATE_TORCH.search(line)]
     assert not found, "private torch in:\n" + "\n".join(found)
-    assert PRIVATE_TORCH.search("torch._fused_adam_(") and PRIVATE_TORCH.search("torch.ops.aten")
-    assert not PRIVATE_TORCH.search("torch.__version__")
+    for private in ("torch._fused_adam_(", "torch.ops.aten", "torch.optim._functional.sgd",
+                    "from torch.optim.adam import _fused_adam", "from torch import nn, _C",
+                    "torch.utils._pytree"):
+        assert PRIVATE_TORCH.search(private), private
+    for public in ("torch.__version__", "torch.optim.lr_scheduler", "from torch import nn",
+                   "torch.nn.functional.cross_entropy"):
+        assert not PRIVATE_TORCH.search(public), public
 
 
 def test_ci_installs_the_lowest_torch_the_package_allows():

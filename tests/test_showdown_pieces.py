@@ -1,6 +1,7 @@
 """course.showdown's small pieces: the model and its FLOP count, the batch order, the registry
 of optimizers, the schedules, the result records, and what importing the package costs."""
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -162,12 +163,18 @@ def test_importing_the_model_stays_light():
 
 
 def test_the_plain_loop_depends_on_nothing_of_the_fast_path():
-    loaded = _imported_beyond_torch("course.showdown.loop")
-    assert [m for m in loaded if m.startswith("course")] == [
+    loaded = [m for m in _imported_beyond_torch("course.showdown.loop") if m.startswith("course")]
+    assert loaded == [
         "course", "course.data", "course.showdown", "course.showdown.data",
         "course.showdown.loop", "course.showdown.model", "course.showdown.optimizers",
         "course.showdown.records", "course.showdown.schedules"]
-    assert not [m for m in loaded if m.startswith(("matplotlib", "tqdm"))]
+    # read, not loaded: torch itself loads tqdm
+    files = [Path(importlib.util.find_spec(m).origin) for m in loaded]
+    assert not [(f.name, m) for f in files for m, _ in imports_of(f, {"matplotlib", "tqdm"})]
+
+
+def test_every_name_the_package_exports_is_there():
+    assert not [name for name in course.showdown.__all__ if not hasattr(course.showdown, name)]
 
 
 SHOWDOWN = Path(course.showdown.__file__).parent

@@ -18,7 +18,7 @@ _EXPORTS = {
     "DEFAULT_OPTIMIZERS": "optimizers", "OptimizerSpec": "optimizers",
     "RunSpec": "records", "RunResult": "records", "EpochRecord": "records",
     "load_data": "data", "train_plain": "loop", "train_stacked": "fast",
-    "plot_runs": "report", "summary": "report", "write_report": "report",
+    "plot_runs": "report", "summarize": "report", "write_report": "report",
     "MLP": "model",
 }
 
