@@ -5,6 +5,7 @@ files (`make setup`) and fail without them."""
 
 import functools
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 
 from course.showdown import optimizers
 from course.showdown.data import load_data
-from course.showdown.fast import StackedMLP, train_stacked
+from course.showdown.fast import StackedMLP, train_stacked, trainer
 from course.showdown.fast.stacked import ROWS, train_group
 from course.showdown.fast.trainer import resolve_workers, split
 from course.showdown.loop import train_plain
@@ -182,11 +183,32 @@ def test_split_deals_each_seeds_runs_in_turn():
             resolve_workers(bad, torch.device("cpu"))
 
 
-def test_models_split_among_workers_train_as_in_one_stack(data32):
+@pytest.fixture
+def worker_calls(monkeypatch):
+    """Each stack's training as (thread, torch threads, its optimizers), as it starts."""
+    calls = []
+
+    def recording(specs, *args, **kwargs):
+        calls.append((threading.get_ident(), torch.get_num_threads(),
+                      [s.optimizer.name for s in specs]))
+        return train_group(specs, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_group", recording)
+    return calls
+
+
+def test_models_split_among_workers_train_as_in_one_stack(data32, worker_calls):
     specs = [spec(n, seed) for seed in (0, 1) for n in FOUR]
     one = train_stacked(specs, data32, epochs=2, progress=False)
-    split_ = train_stacked(specs, data32, epochs=2, progress=False, workers=2)
-    assert torch.get_num_threads() == 1  # restored
+    assert worker_calls == [(threading.get_ident(), 1, [*FOUR, *FOUR])]
+    worker_calls.clear()
+    with trainer.torch_threads(2):
+        split_ = train_stacked(specs, data32, epochs=2, progress=False, workers=2)
+        assert torch.get_num_threads() == 2  # restored
+    # two threads of their own, one torch thread each, the same optimizers of both seeds
+    assert len({thread for thread, _, _ in worker_calls} - {threading.get_ident()}) == 2
+    assert sorted(names for _, threads, names in worker_calls if threads == 1) == [
+        ["momentum", "adam", "momentum", "adam"], ["sgd", "rmsprop", "sgd", "rmsprop"]]
     for a, b in zip(one, split_, strict=True):
         assert (a.optimizer, a.seed, a.status) == (b.optimizer, b.seed, "ok")
         # the same arithmetic, in a smaller block: equal to float32 rounding
@@ -199,11 +221,13 @@ class _Broken(torch.optim.SGD):
         raise FloatingPointError("this step always fails")
 
 
-def test_a_failure_in_a_worker_is_raised_here(data32):
+def test_a_failure_in_a_worker_is_raised_here(data32, worker_calls):
     broken = optimizers.resolve(("broken", _Broken, 0.1))
     with pytest.raises(FloatingPointError, match="this step always fails"):
         train_stacked([RunSpec(broken, 0.1), spec("adam")], data32, epochs=1, progress=False,
                       workers=2)
+    assert threading.get_ident() not in {thread for thread, _, _ in worker_calls}
+    assert sorted(names for _, _, names in worker_calls) == [["adam"], ["broken"]]
 
 
 def test_a_diverging_run_stops_being_recorded_and_the_others_go_on(data32):
