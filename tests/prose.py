@@ -75,7 +75,11 @@ class Stated:
     start: int         # where it starts in the cell's source
 
     def matches(self, known: float) -> bool:
-        """Whether ``known`` reads as this number at the precision it is written with."""
+        """Whether ``known`` reads as this number at the precision it is written with. A number
+        written with a minus needs a negative ``known``; one without is read as a magnitude
+        ("shrinks by 0.3" for a change of -0.3)."""
+        if self.value < 0 < float(known):
+            return False
         known, stated = abs(float(known)), abs(self.value)
         if not math.isfinite(known):
             return False

@@ -394,7 +394,7 @@ def test_every_number_in_the_prose_is_known():
         # and minimum, the tanh unit's data and start, eigenvalues 1 and 100
         25, 50, 100, 1.5, 2.25, 2.625, 0.5, -0.5, -5,
         # learning rates, starts, step counts, sample sizes
-        0.01, 0.1, 0.3, 0.035, 0.039, 1e-3, 200, 121, 200_000,
+        0.01, 0.1, 0.3, 0.035, 0.039, 1e-3, 200, 121, 200_000, -3,  # starts from -3 to 3
         # the stopping rules: 1 % of the loss, a factor 10^6
         0.01, 1e6,
     ]

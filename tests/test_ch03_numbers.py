@@ -204,7 +204,7 @@ def test_every_number_in_the_prose_is_known(data, best, to_target, floors, sigma
     _, updates = to_target
     ratios = [floor / (lr * sigma2_best / (4 * b)) - 1 for (lr, b), floor in floors.items()]
     constants = [
-        0, 1, 2, 4, 1 / 2,                       # the formulas' exponents and coefficients
+        0, 1, 2, 4, 1 / 2, -1,                   # the formulas' exponents (-1/2) and coefficients
         N, 3, 2.0, -1.5, 0.5, 0.5**2,            # the data: N samples, 3 features, w, noise
         20, 0.5, 0.05,                           # 20 epochs at lr 0.05, the target loss 0.5
         32, 256, 64, 128, 8192,                  # batch sizes named (8192: Goyal et al.)

@@ -240,7 +240,7 @@ def test_every_number_in_the_prose_is_known(sparse_runs):
     alpha, eps = 0.99, 1e-8
     computed = [
         2 / 50,                                    # η < 0.04 on the ravine
-        18, 100, 100 / 18,                         # |first gradient| and the ratio of steps
+        *RAVINE_CURVATURE * [-9, 2], 100 / 18,    # the first gradient and the ratio of steps
         1 / math.sqrt(1 - alpha), 1 / (1 - alpha),  # first step 10η, window 100
         0.1 / abs(path60[60, 0] - path60[59, 0]),  # η/4.4 at step 60
         loss[300], gd_loss_on_ravine(0.035, 300), best, loss[best],
@@ -259,9 +259,9 @@ def test_every_number_in_the_prose_is_known(sparse_runs):
         0.1 * 4, 0.1 * 2, 0.4 - 0.2**2, math.sqrt(0.36), 1 - 0.9,
     ]
     constants = [
-        0, 1, 2, 3, 25, 9, 1000, 60, 3000, 300, 1e-3, 1e-5, 1e-9, 1e-10,  # problems and runs
+        0, 1, 2, 3, 25, 9, -9, 1000, 60, 3000, 300, 1e-3, 1e-5, 1e-9, 1e-10,  # problems, runs
         0.1, 0.035, 0.01, 0.9, alpha, 0.999, eps, 4,  # hyper-parameters, the 2² of the hand step
         10, 0.5, 5000, 500, 100, 0.3, 1.0,           # the sparse problem and its rates
-        5,                                            # the exercises: 5 steps, then a lr drop
+        5, -1,                        # the exercises: 5 steps, then a lr drop; a gradient -1
     ]
     check_prose("ch06_rmsprop_adagrad", constants=constants, computed=computed)

@@ -513,6 +513,7 @@ def test_every_number_in_the_prose_is_known(race_grid):
         0, 1, 2, 3, 10, 25, 100, 1000, 0.1, 0.5, 0.9, 0.95, 0.999, 1e-3, 1e-8, 1e-9, 1e-18, 1e-4,
         20_000, 60, 0.035, 0.05, 300, 11, 1 / 3, 5, 30, 500, 0.01, 1e-3,
         7, 9,                                              # the exercises' significant digits
+        -1,                             # the online problem's x in [-1, 1], its best point
         # GPT-3's recipe (Brown et al. 2020, appendix B and table 2.1)
         1.0, 375e6, 0.1, 260e9, 175e9, 0.6e-4, 6e-4,
     ]

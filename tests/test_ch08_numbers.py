@@ -412,7 +412,7 @@ def test_every_number_in_the_prose_is_known():
     blank = -MEAN / STD
     check_prose(CHAPTER, constants=[
         70_000, 60_000, 10_000, 28, 784, 128, 10, 255, *range(10),  # MNIST and the model
-        MEAN, STD, 2.0,  # the standardization; PyTorch 2.0 (zero_grad's default)
+        MEAN, -MEAN, STD, 2.0,  # the standardization; PyTorch 2.0 (zero_grad's default)
         SUBSET, BATCH, EPOCHS, 100, 99, 1e-7, 1e8, 0.98, 4, 5,  # the lab and the LR sweep
         0.01, 0.9, 0.99, 0.001, 1e-3, 0.1, 6, 50, 2,  # rates, betas, decay, rule of thumb
         1e-9, 1e-8,  # the exercise's epsilon example
