@@ -97,12 +97,13 @@ def test_evaluate_equals_the_plain_model():
 
 def test_stacked_equals_the_plain_loop_in_float64(data64):
     # every optimizer, every schedule, two seeds, in one stack: each model as the plain loop
-    # trains it, to rounding (the products are summed in another order)
+    # trains it, to rounding (the products are summed in another order); 640 = 13 * 48 + 16,
+    # so each epoch ends on a short batch
     schedules = ("constant", "step", "cosine", "warmup_cosine")
     specs = [spec(n, seed, s) for seed in (0, 1) for n, s in zip(FOUR, schedules, strict=True)]
-    fast = train_stacked(specs, data64, epochs=2, batch_size=64, progress=False)
+    fast = train_stacked(specs, data64, epochs=2, batch_size=48, progress=False)
     for result, s in zip(fast, specs, strict=True):
-        plain = train_plain(s, data64, epochs=2, batch_size=64)
+        plain = train_plain(s, data64, epochs=2, batch_size=48)
         assert (result.optimizer, result.seed, result.schedule) == (
             plain.optimizer, plain.seed, plain.schedule)
         np.testing.assert_allclose(curves(result), curves(plain), rtol=1e-10,
