@@ -189,7 +189,9 @@ class TorchOptimizer:
     """A ``torch.optim`` optimizer behind the course's ``step(params, grads) -> new params``.
 
     ``TorchOptimizer(torch.optim.Adam, lr=0.1, betas=(0.9, 0.999))``; ``lr`` is required and may
-    be changed between steps, as with the course's optimizers. Works in float64.
+    be changed between steps, as with the course's optimizers. Works in float64. A class that is
+    not one of torch.optim's (a student's MyAdam) is built and stepped inside
+    ``from_scratch(on_optimizer=True)``: it may build on torch.optim.Optimizer, not on Adam.
     """
 
     def __init__(self, optimizer_class, **hyper):
@@ -202,30 +204,38 @@ class TorchOptimizer:
         import torch  # only the callers that compare with torch pay for importing it
 
         p = torch.tensor(np.asarray(params, dtype=float), dtype=torch.float64)
-        if self._param is None:
-            self._param = p.clone().requires_grad_(True)
-            self._optimizer = self.optimizer_class([self._param], **self.hyper)
-        with torch.no_grad():
-            self._param.copy_(p)
-        self._param.grad = torch.tensor(np.asarray(grads, dtype=float), dtype=torch.float64)
-        self._optimizer.param_groups[0]["lr"] = self.lr
-        self._optimizer.step()
+        torchs = self.optimizer_class in vars(torch.optim).values()
+        with contextlib.nullcontext() if torchs else from_scratch(
+                getattr(self.optimizer_class, "__name__", "the optimizer"), on_optimizer=True):
+            if self._param is None:
+                self._param = p.clone().requires_grad_(True)
+                self._optimizer = self.optimizer_class([self._param], **self.hyper)
+            with torch.no_grad():
+                self._param.copy_(p)
+            self._param.grad = torch.tensor(np.asarray(grads, dtype=float), dtype=torch.float64)
+            self._optimizer.param_groups[0]["lr"] = self.lr
+            self._optimizer.step()
         return self._param.detach().numpy().copy()
 
 
 @contextlib.contextmanager
-def from_scratch(what: str = "step"):
+def from_scratch(what: str = "step", *, on_optimizer: bool = False):
     """Switch ``torch.optim`` off while the student's code runs, for exercises that ask for an
-    update written out by hand: constructing a torch optimizer, or stepping one built earlier,
-    raises an ``AssertionError`` that says so. Everything is restored afterwards."""
+    update written out by hand: constructing a torch optimizer (or a subclass of one), or
+    stepping one built earlier, raises an ``AssertionError`` that says so. With
+    ``on_optimizer``, ``torch.optim.Optimizer`` itself stays on, for an optimizer written by
+    hand on it (chapter 8's MyAdam). Everything is restored afterwards."""
     import torch.optim  # a dependency of the course; imported here so the switch cannot miss it
 
+    asks = ("its own update, on torch.optim.Optimizer" if on_optimizer
+            else "the update written out in NumPy")
+
     def refuse(*args, **kwargs):
-        raise AssertionError(f"{what} calls torch.optim: this exercise asks for the update "
-                             "written out in NumPy")
+        raise AssertionError(f"{what} calls torch.optim: this exercise asks for {asks}")
 
     classes = [c for c in vars(torch.optim).values()
-               if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)]
+               if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)
+               and not (on_optimizer and c is torch.optim.Optimizer)]
     saved = [(c, name, vars(c)[name]) for c in classes for name in ("__init__", "step")
              if name in vars(c)]
     try:

@@ -284,6 +284,41 @@ def test_torchs_adam_raced_under_the_name_myadam_does_not_pass():
         outcomes, "test_showdown_ran")
 
 
+MYADAM_IS_TORCHS = {"myadam": '''class MyAdam(torch.optim.Adam):
+    pass
+'''}
+MYADAM_WRAPS_TORCHS = {"myadam": '''class MyAdam(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        params = list(params)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
+        self.inner = torch.optim.Adam(params, lr=lr, betas=betas, eps=eps)
+
+    def step(self, closure=None):
+        for mine, its in zip(self.param_groups, self.inner.param_groups, strict=True):
+            its["lr"] = mine["lr"]
+        return self.inner.step(closure)
+'''}
+REFUSED = ("MyAdam calls torch.optim: this exercise asks for its own update, on "
+           "torch.optim.Optimizer")
+
+
+@pytest.mark.parametrize("shortcut", [MYADAM_IS_TORCHS, MYADAM_WRAPS_TORCHS],
+                         ids=["a subclass of torch's Adam", "a wrapper of torch's Adam"])
+def test_a_myadam_that_is_torchs_adam_earns_nothing_in_part_1(shortcut):
+    # both take Adam's steps exactly, and passed every test of MyAdam before torch's
+    # optimizers were switched off while it runs
+    outcomes = run(shortcut)
+    for cell in ("test_myadam_first_step", "test_myadam_eps", "test_myadam_many_steps"):
+        assert REFUSED in message(outcomes, cell)
+
+
+def test_a_myadam_that_is_torchs_adam_does_not_pass_the_showdowns_myadam_test():
+    outcomes = run_exercises(CHAPTER, MYADAM_IS_TORCHS, skip=PART_1_2 | (
+        SHOWDOWN - {"showdown", "test_showdown_ran", "test_showdown_myadam"}))
+    assert outcomes["test_showdown_ran"].passed  # the race is raced as asked
+    assert REFUSED in message(outcomes, "test_showdown_myadam")
+
+
 def test_results_written_by_hand_or_lying_do_not_pass():
     forged = {"showdown": '''class Liar(str):
     def __eq__(self, other):

@@ -7,6 +7,7 @@ import pytest
 
 from course.checks import (
     FLOAT32_NOTE,
+    TorchOptimizer,
     as_float_array,
     as_int,
     as_text,
@@ -308,6 +309,41 @@ def test_from_scratch_switches_torch_optim_off_and_back_on():
         pass
     np.testing.assert_allclose(TorchSGD(0.1).step(np.array([1.0]), np.array([2.0])), [0.8])
     assert torch.optim.Adam.step.__name__ == "step"
+
+
+def test_a_students_torch_optimizer_may_build_on_optimizer_and_on_nothing_else():
+    import torch
+
+    class OwnSGD(torch.optim.Optimizer):
+        def __init__(self, params, lr):
+            super().__init__(params, {"lr": lr})
+
+        @torch.no_grad()
+        def step(self):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.sub_(group["lr"] * p.grad)
+
+    class Borrowed(torch.optim.SGD):
+        pass
+
+    class Wrapping(torch.optim.Optimizer):
+        def __init__(self, params, lr):
+            params = list(params)
+            super().__init__(params, {"lr": lr})
+            self.inner = torch.optim.SGD(params, lr=lr)
+
+        def step(self):
+            self.inner.step()
+
+    np.testing.assert_allclose(TorchOptimizer(OwnSGD, lr=0.1).step([1.0], [2.0]), [0.8])
+    for borrowing in (Borrowed, Wrapping):
+        with pytest.raises(AssertionError, match=f"^{borrowing.__name__} calls torch.optim: this "
+                           "exercise asks for its own update, on torch.optim.Optimizer$"):
+            TorchOptimizer(borrowing, lr=0.1).step([1.0], [2.0])
+    # torch's own, the reference beside it, runs as it is; and the switch is off again
+    np.testing.assert_allclose(TorchOptimizer(torch.optim.SGD, lr=0.1).step([1.0], [2.0]), [0.8])
+    assert torch.optim.SGD([torch.zeros(1)], lr=0.1).param_groups[0]["lr"] == 0.1
 
 
 def test_nan_or_inf_is_explained_when_a_cause_is_known():

@@ -127,4 +127,15 @@ WRONG = [
         fails={"test_myadam_many_steps": "the step count is shared by all parameters",
                "test_showdown_myadam": "follow torch.optim.Adam"},
     ),
+    Wrong(
+        name="myadam_is_torchs_adam",
+        mistake="MyAdam is a subclass of torch.optim.Adam that adds nothing: Adam's own steps",
+        replace={"myadam": '''class MyAdam(torch.optim.Adam):
+    pass
+'''},
+        score=10.0,
+        fails={cell: "MyAdam calls torch.optim: this exercise asks for its own update"
+               for cell in ("test_myadam_first_step", "test_myadam_eps",
+                            "test_myadam_many_steps", "test_showdown_myadam")},
+    ),
 ]
