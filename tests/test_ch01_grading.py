@@ -150,8 +150,8 @@ def test_hand_steps_mistakes_are_named_for_all_three_steps(steps, words):
 def test_hand_steps_under_other_names_are_missing_not_stale():
     # test_gd_step's own results are private (_w1): a student's w_1 cannot meet a stale w1
     other_names = "w_1 = 1.6\nw_2 = 2.56\nw_3 = 3.136\n"
-    message = fails({"hand_steps": "w1 = w2 = w3 = None\n" + other_names},
-                    {"test_hand_steps": "w1 is None"})["test_hand_steps"].message
+    message = fails({"hand_steps": other_names},
+                    {"test_hand_steps": "name 'w1' is not defined"})["test_hand_steps"].message
     assert "0.6" not in message
 
 

@@ -105,7 +105,9 @@ def test_warm_up_on_the_quartic(printed):
     for name, args in {"0.25 from the start": (0.25, 0), "0.07 throughout": (0.07, 0),
                        "0.25 after a 20-step warm-up": (0.25, 20)}.items():
         same_digits(shown(printed, rf"{name} +\|w\| after 100 steps: (\S+)"), quartic(*args))
-    assert 2 / 27 == pytest.approx(0.074, abs=5e-4) and 0.07 < 2 / 27 < 0.25
+    curvature = 3 * 3.0**2  # L''(w) = 3 w² of w⁴ / 4, at the start w = 3
+    assert 2 / curvature == pytest.approx(0.074, abs=5e-4)  # the prose's 2/27 ≈ 0.074
+    assert 0.07 < 2 / curvature < 0.25  # the two rates raced lie on either side of it
     assert quartic(0.25, 20) < quartic(0.07) < math.inf == quartic(0.25)
 
 
@@ -312,7 +314,7 @@ def test_reference_lr_range_test_by_hand():
             best = min(best, smoothed[k])
     assert smoothed[-1] > 4 * best  # it stopped on divergence, before the last rate
     assert len(lrs) < 50
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need 0 < lr_min < lr_max, got 1.0 and 0.1"):
         lr_range_test(quadratic_trainer(), 1.0, 0.1)
 
 
@@ -343,9 +345,11 @@ def test_schedule_figure_and_bad_input():
     fig = widgets.schedule_figure(("cosine", "SGDR"), total_steps=50)
     assert len(fig.axes[0].lines) == 2 and fig.axes[1].get_yscale() == "log"
     plt.close(fig)
-    for kwargs in [dict(kind="cosine decay"), dict(kind="cosine", total_steps=1),
-                   dict(kind="cosine", warmup_steps=100)]:
-        with pytest.raises(ValueError):
+    for kwargs, says in [(dict(kind="cosine decay"), "kind must be one of"),
+                         (dict(kind="cosine", total_steps=1), "need total_steps >= 2"),
+                         (dict(kind="cosine", warmup_steps=100),
+                          r"warmup_steps must be in \[0, 100\)")]:
+        with pytest.raises(ValueError, match=says):
             widgets.schedule_lrs(**kwargs)
     widget = widgets.schedule_planner_widget()
     assert {"schedules", "base lr", "steps", "warmup"} <= {

@@ -36,6 +36,16 @@ def test_text_on_stderr_in_a_test_cell_fails_it():
     assert set(outcomes["test_gd_step"].message.split()) == {"loud"}
 
 
+def test_a_warning_in_a_cell_reaches_its_stderr_as_in_a_fresh_kernel():
+    # the chapters' test cells run the student's code inside quiet(), so this is read from
+    # the runner's cell itself: a warning shows (once per place, as a kernel shows it)
+    from tests.exercise_runner import _run
+
+    error, stderr = _run("import warnings\nfor _ in range(3):\n"
+                         "    warnings.warn('left in', UserWarning)\n", {}, "cell")
+    assert error == "" and stderr.count("UserWarning: left in") == 1, stderr
+
+
 def test_skipped_cells_do_not_run():
     outcomes = run_exercises("ch01_gd_by_hand", {"gd_step": ADDED}, skip={"test_gd_step"})
     assert "test_gd_step" not in outcomes and outcomes["test_line_mse_gradients"].passed

@@ -17,5 +17,5 @@ def test_step_and_trajectory_shapes():
     assert path.shape == (5, 2)
     np.testing.assert_allclose(path[-1], w * 0.5**4)
     assert run_gd(lambda w: w, 1.0, 0.1, 0).tolist() == [1.0]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n_steps must be >= 0, got -1"):
         run_gd(lambda w: w, 1.0, 0.1, -1)

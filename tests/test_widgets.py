@@ -31,7 +31,7 @@ def test_lr_valley_figure_survives_divergence_without_warnings(recwarn):
 
 @pytest.mark.parametrize("kwargs", [dict(lr=0), dict(lr=-1), dict(steps=0), dict(steps=2.5)])
 def test_lr_valley_figure_refuses_bad_input(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"^{next(iter(kwargs))} must be "):
         widgets.lr_valley_figure(**kwargs)
 
 

@@ -45,7 +45,7 @@ def test_divergence_leaves_nan():
 @pytest.mark.parametrize("kwargs", [{"momentum": 1.0}, {"momentum": -0.1}, {"lr": 0.0},
                                     {"steps": 0}])
 def test_bad_input_is_refused(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"^{next(iter(kwargs))} must be "):
         widgets.momentum_ravine_paths(**kwargs)
 
 
