@@ -99,6 +99,10 @@ def test_noise_and_slope():
     rng = np.random.default_rng(1)
     noise = [mb.gradient_noise(X, y, np.zeros(3), b, 2000, rng) for b in sizes]
     assert abs(mb.loglog_slope(sizes, noise) + 0.5) < 0.05
+    # drawn without replacement: half the data per batch has sqrt(499/999) of the noise of
+    # batches drawn with replacement, which the slope above cannot tell apart
+    half = mb.gradient_noise(X, y, np.zeros(3), 500, 2000, rng)
+    assert half == pytest.approx(mb.gradient_noise_formula(X, y, np.zeros(3), 500), rel=0.04)
 
 
 def test_noise_formula_by_exact_enumeration():
