@@ -225,8 +225,9 @@ def test_iterations_in_other_styles_keep_full_marks(source):
 def test_iterations_hard_coded_fail_the_hidden_test():
     shortcut = ("def iterations_to_reduce(eigenvalues, factor):\n"
                 "    return 346 if factor > 1e3 else 29\n")
-    fails({"iterations_to_reduce": shortcut},
-          {"test_iterations_to_reduce": "iterations_to_reduce(["})
+    fails({"iterations_to_reduce": shortcut},  # a hidden case: the visible ones pass
+          {"test_iterations_to_reduce": "iterations_to_reduce([4. 4.], 10) = 1, got 29: with "
+                                        "equal eigenvalues rho = 0"})
 
 
 # --- part 5: newton_step -------------------------------------------------------------------

@@ -355,13 +355,20 @@ SHORTCUTS = {
 }
 
 
+SHORTCUT_MESSAGES = {
+    "hard_coded_counts": "got 126: run the optimizer you are given, from start, and count its "
+                         "steps",
+    # the closed form of gradient descent overflows on the hidden momentum run (|1 - 50 lr| > 1)
+    "gradient_descent_closed_form": "OverflowError: (34, 'Numerical result out of range')",
+}
+
+
 @pytest.mark.parametrize("name", SHORTCUTS)
 def test_a_shortcut_for_the_step_count_passes_the_visible_test_but_earns_nothing(name):
     assert failing(outcomes(SHORTCUTS[name], hidden=False)) == {}
     got = failing(outcomes(SHORTCUTS[name]))
     assert set(got) == {"test_steps_to_converge"}
-    # the closed form of gradient descent overflows on the hidden momentum run (|1 - 50 lr| > 1)
-    assert re.search("run the optimizer you are given|OverflowError", got["test_steps_to_converge"])
+    assert SHORTCUT_MESSAGES[name] in got["test_steps_to_converge"]
 
 
 LIAR = '''class Liar(float):
