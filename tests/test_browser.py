@@ -167,16 +167,21 @@ def wait_kernel_idle(page, timeout=120):
     raise AssertionError(f"the notebook was still running after {timeout} s")
 
 
+def code_prompts(page) -> list[str]:
+    """The input prompts ("[3]:", "[*]:", "[ ]:") of the visible notebook's code cells."""
+    return page.evaluate("""() => {
+        const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+        return nb ? [...nb.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+            .map(p => p.textContent) : [];
+    }""")
+
+
 def wait_all_cells_ran(page, timeout=300):
     """After Run All: wait until every code cell of the visible notebook shows an execution
     count (a fresh kernel may take a while before the first cell is even queued)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        prompts = page.evaluate("""() => {
-            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
-            return nb ? [...nb.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
-                .map(p => p.textContent) : [];
-        }""")
+        prompts = code_prompts(page)
         if prompts and all(re.search(r"\[\d+\]", p) for p in prompts):
             return
         time.sleep(0.5)
@@ -258,6 +263,9 @@ def test_student_flow(lab, page):
     wait_kernel_idle(page)
     page.keyboard.press("Shift+Enter")  # runs the test cell
     wait_kernel_idle(page)
+    ran = [bool(re.search(r"\[\d+\]", p)) for p in code_prompts(page)]
+    # the imports, the solution gd_step and its test ran; the next solution did not
+    assert ran[:4] == [True, True, True, False], code_prompts(page)
     assert error_outputs(page) == [], "the filled solution or its test cell failed"
     shot(page, "6-solution-and-test-ran")
 
@@ -269,7 +277,12 @@ def test_student_flow(lab, page):
     dialog.wait_for(timeout=120_000)
     text = dialog.inner_text()
     shot(page, "7-validated")
-    assert "NotImplementedError" in text or "failed" in text.lower(), text
+    # the validation ran (not "Validation failed": a notebook it could not save or check) and
+    # lists the tests of the stubs, not that of the solved gd_step
+    assert dialog.locator(".jp-Dialog-header").inner_text().strip() == "Validation Results", text
+    assert dialog.locator(".validation-failed").count() == 1, text
+    assert "The following cell failed:" in text and "NotImplementedError" in text, text
+    assert "# (w - 3)^2 at w = 0 has gradient -6" not in text, text
     page.keyboard.press("Escape")
 
     assert page.console_errors == [], "JavaScript console errors:\n" + json.dumps(
