@@ -23,7 +23,10 @@ suppress_warnings = ["myst.header", "misc.highlighting_failure"]
 
 # MathJax 3 from the site's own copy; its fonts load from beside it.
 mathjax_path = "mathjax/tex-mml-chtml.js"
-mathjax3_config = {"options": {"menuOptions": {"settings": {"assistiveMml": True}}}}
+# Without its noundefined package, an undefined macro is an error the site's test sees, not
+# red text drawn as if it were typeset.
+mathjax3_config = {"options": {"menuOptions": {"settings": {"assistiveMml": True}}},
+                   "tex": {"packages": {"[-]": ["noundefined"]}}}
 
 html_theme = "sphinx_book_theme"
 html_title = "Gradient descent, from the blind hiker to Adam"

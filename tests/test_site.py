@@ -385,6 +385,19 @@ def _search_word() -> str:
     return next(w for w in words(CHAPTERS[0]) if w not in others)
 
 
+def test_an_undefined_macro_is_a_mathjax_error_the_walk_sees(server, browser_page):
+    """MathJax's noundefined package would draw an undefined macro as red text in a normal
+    formula, which the walk counts as typeset: the site's configuration leaves it out."""
+    page = browser_page
+    page.goto(f"{server}/{CHAPTERS[0].slug}/lecture.html")
+    errors = page.evaluate("""async () => {
+        await MathJax.startup.promise;
+        const node = MathJax.tex2chtml('\\\\argmin_w L(w)');
+        return [...node.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error'));
+    }""")
+    assert errors == ["Undefined control sequence \\argmin"], errors
+
+
 def test_search_finds_a_lecture(server, browser_page):
     page, word = browser_page, _search_word()
     page.goto(f"{server}/search.html?q={word}")
