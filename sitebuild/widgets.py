@@ -67,8 +67,14 @@ def _images(cell) -> list[dict]:
             and any(mime in out.get("data", {}) for mime in IMAGE_MIMES)]
 
 
-def _shows_widget(cell) -> bool:
-    return any(WIDGET_MIME in out.get("data", {}) for out in cell.get("outputs", []))
+def _is_widget_cell(cell, calls: dict[str, list[str]]) -> bool:
+    """A cell that shows a widget, or one committed unrun (a widget too slow to build when the
+    lecture runs, tagged to skip) that calls a widget: a module function named ``*_widget``."""
+    outputs = cell.get("outputs", [])
+    if any(WIDGET_MIME in out.get("data", {}) for out in outputs):
+        return True
+    return not outputs and any(name.endswith("_widget") and calls.get(name)
+                               for name, _ in cell_calls(cell.source))
 
 
 def _html_output(text: str) -> dict:
@@ -94,14 +100,14 @@ def _drawn_now(function_name: str) -> dict:
 
 
 def replace_widget_outputs(nb, module_file: Path) -> list[str]:
-    """Give every widget cell of ``nb`` (nbformat 4, changed in place) a note and the static
-    figure of the widget's plain function instead of its widget output. Returns one line per
-    widget cell saying what it shows."""
+    """Give every widget cell of ``nb`` (nbformat 4, changed in place), run or not, a note and
+    the static figure of the widget's plain function instead of its widget output. Returns one
+    line per widget cell saying what it shows."""
     calls = module_calls(module_file)
     cells = nb.cells
     done = []
     for index, cell in enumerate(cells):
-        if cell.cell_type != "code" or not _shows_widget(cell):
+        if cell.cell_type != "code" or not _is_widget_cell(cell, calls):
             continue
         widget = next((name for name, _ in cell_calls(cell.source) if calls.get(name)), None)
         plain = calls.get(widget, [])

@@ -133,6 +133,20 @@ def test_widget_cell_gets_the_nearest_committed_figure_of_its_plain_function(tmp
     nbformat.validate(nb)
 
 
+def test_a_widget_cell_committed_unrun_gets_its_figure_too(tmp_path):
+    """A widget too slow to build when the lecture runs is committed without outputs (tagged to
+    skip); its plain function's figure stands in for it all the same. A cell without outputs
+    that calls a plain function is not a widget cell."""
+    module = tmp_path / "widgets.py"
+    module.write_text(WIDGETS_MODULE)
+    nb = _nb(_code("fig = widgets.valley_figure(lr=1.5)", _image_out("drawn")),
+             nbformat.v4.new_code_cell("widgets.valley_widget()"),
+             nbformat.v4.new_code_cell("widgets.valley_figure(2.0)"))
+    assert widgets.replace_widget_outputs(nb, module) == ["cell 1: valley_widget -> 1 figure(s)"]
+    assert nb.cells[1].outputs[1].data["text/plain"] == "drawn" and not nb.cells[2].outputs
+    nbformat.validate(nb)
+
+
 def test_widget_without_a_committed_figure_is_drawn_with_the_defaults(tmp_path):
     # A real widget of course.widgets, found the way the build finds it.
     module = WIDGETS_FILE
@@ -363,8 +377,9 @@ def test_lectures_show_their_outputs_math_and_widgets(walk):
         nb = nbformat.read(chapter.lecture, as_version=4)
         images = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
                      if "image/png" in o.get("data", {}))
-        shown = [cell for cell in nb.cells if cell.cell_type == "code" and any(
-            widgets.WIDGET_MIME in o.get("data", {}) for o in cell.outputs)]
+        # every cell that builds a widget, run or committed unrun, read from its source
+        shown = [cell for cell in nb.cells if cell.cell_type == "code"
+                 and re.search(r"\bwidgets\.\w+_widget\(", cell.source)]
         assert len(facts["widgets"]) == len(shown), chapter.slug
         assert len(facts["images"]) >= images, f"{chapter.slug}: figures missing"
         if "$" in "".join(c.source for c in nb.cells if c.cell_type == "markdown"):
