@@ -33,6 +33,7 @@ from tests.submissions.ch07_adam import (
     ADAM_HEAD,
     EFFICIENT,
     HATS,
+    MOMENTS,
     RETURN,
     SIM_HEAD,
     START,
@@ -44,6 +45,10 @@ from tests.submissions.ch07_adam import (
 CHAPTER = "ch07_adam"
 TOTAL = 20
 NAN_HINT = "add 1 to t before the bias correction"
+# where a failure matches no known mistake: the check it failed, or its hint
+EPS_CHECK = "w after one step with g = 1e-9, eps = 1e-8"
+DECAY_CHECK = "w after one step with weight_decay = 0.5"
+STEP_SIZE_HINT = "with a constant gradient every step should have size lr"
 
 
 graded = partial(run_exercises, CHAPTER)
@@ -109,21 +114,29 @@ LR_ONCE = adam(head=ADAM_HEAD.replace("        self.t = 0\n", "        self.t = 
 @pytest.mark.parametrize("name, replace, expected", [
     # a mistake in the core update costs every Adam cell (and AdamW, which reuses Adam)
     ("no bias correction", adam(hats="        m_hat, v_hat = self.m, self.v\n"),
-     {"test_adam_first_step": "without bias correction", "test_adam_eps": "expected",
-      "test_adam_many_steps": "t grows by one", "test_adam_weight_decay": "expected",
-      "test_adamw": "fix Adam first"}),
+     {"test_adam_first_step": "without bias correction",
+      "test_adam_eps": EPS_CHECK, "test_adam_many_steps": "t grows by one",
+      "test_adam_weight_decay": DECAY_CHECK, "test_adamw": "fix Adam first"}),
     ("only v corrected", adam(hats="        m_hat = self.m\n"
                                    "        v_hat = self.v / (1 - beta2**self.t)\n"),
-     {"test_adam_first_step": "only v was bias-corrected", "test_adam_eps": "expected",
-      "test_adam_many_steps": "expected", "test_adam_weight_decay": "expected",
-      "test_adamw": "fix Adam first"}),
+     {"test_adam_first_step": "only v was bias-corrected",
+      "test_adam_eps": EPS_CHECK, "test_adam_many_steps": STEP_SIZE_HINT,
+      "test_adam_weight_decay": DECAY_CHECK, "test_adamw": "fix Adam first"}),
     ("only m corrected", adam(hats="        m_hat = self.m / (1 - beta1**self.t)\n"
                                    "        v_hat = self.v\n"),
-     {"test_adam_first_step": "only m was bias-corrected", "test_adam_eps": "expected",
-      "test_adam_many_steps": "expected", "test_adam_weight_decay": "expected",
-      "test_adamw": "fix Adam first"}),
+     {"test_adam_first_step": "only m was bias-corrected",
+      "test_adam_eps": EPS_CHECK, "test_adam_many_steps": STEP_SIZE_HINT,
+      "test_adam_weight_decay": DECAY_CHECK, "test_adamw": "fix Adam first"}),
     ("t incremented after the correction", adam(t="", hats=HATS + T),
      dict.fromkeys(ADAM_CELLS, NAN_HINT)),
+    # "root mean square" read as one mean over the array: right for one parameter, not for more
+    ("v averaged over the parameters",
+     adam(moments=MOMENTS.replace("(1 - beta2) * g**2", "(1 - beta2) * np.mean(g**2)")),
+     {"test_adam_first_step": "lr against its gradient's sign",
+      "test_adam_eps": "look at where eps sits: sqrt(v_hat) + eps, after the correction",
+      "test_adam_many_steps": STEP_SIZE_HINT,
+      "test_adam_weight_decay": "Adam with weight decay: step 1 differs",
+      "test_adamw": "AdamW: step 1 differs"}),
     ("changes params in place", adam(prepare="        p = params\n        g = grads\n",
                                      ret="        p -= self.lr * m_hat / (np.sqrt(v_hat) + "
                                          "self.eps)\n        return p\n"),
@@ -146,7 +159,7 @@ LR_ONCE = adam(head=ADAM_HEAD.replace("        self.t = 0\n", "        self.t = 
     ("bias-corrected moments stored", adam(hats='''        self.m = self.m / (1 - beta1**self.t)
         self.v = self.v / (1 - beta2**self.t)
         m_hat, v_hat = self.m, self.v
-'''), {"test_adam_many_steps": "expected", "test_adam_weight_decay": "step 2 does not",
+'''), {"test_adam_many_steps": STEP_SIZE_HINT, "test_adam_weight_decay": "step 2 does not",
        "test_adamw": "step 2 does not"}),
     ("weight decay ignored", adam(decay=""),
      {"test_adam_weight_decay": "weight_decay was ignored"}),
@@ -322,8 +335,9 @@ def test_adamw_with_the_initial_lr_fails_visibly_at_the_lr_change():
     body = ("        if not hasattr(self, 'factor'):\n"
             "            self.factor = 1 - self.lr * lam\n"
             "        return super().step(np.asarray(params) * self.factor, grads)\n")
-    assert_fails(graded(adamw(body), hidden=False),
-                 {"test_adamw": "learning rate changed from 0.1 to 0.01"})
+    outcomes = graded(adamw(body), hidden=False)
+    assert_fails(outcomes, {"test_adamw": "learning rate changed from 0.1 to 0.01"})
+    assert "the decay factor uses the current lr" in outcomes["test_adamw"].message
 
 
 @pytest.mark.parametrize("body", [

@@ -265,6 +265,29 @@ answer_wilson = "c"
     assert "they found a gap" in message(outcomes, "test_concept_wilson")
 
 
+CONCEPTS = {"test_concept_same_start", "test_concept_wilson"}
+
+
+@pytest.mark.parametrize("same_start, wilson, same_start_words, wilson_words", [
+    ("a", "c", "it costs the same either way", "they found a gap, on several tasks"),
+    ("c", "d", "PyTorch lets every model start anywhere",
+     "SGD with momentum trained every network in their study"),
+    ("d", "a", "they still end at different accuracies", "that is the opposite of what they found"),
+])
+def test_every_wrong_concept_option_is_explained(same_start, wilson, same_start_words,
+                                                 wilson_words):
+    # the two concept checks read only the letters: no race is run
+    outcomes = run_exercises(CHAPTER, {"questions": f'''best_optimizer = "adam"
+sgd_accuracy_gap = 0.1
+answer_same_start = "{same_start}"
+answer_wilson = "{wilson}"
+'''}, skip=PART_1_2 | (SHOWDOWN - {"questions"} - CONCEPTS))
+    assert set(outcomes) == CONCEPTS
+    assert f"{same_start!r} is not right: {same_start_words}" in message(
+        outcomes, "test_concept_same_start")
+    assert f"{wilson!r} is not right: {wilson_words}" in message(outcomes, "test_concept_wilson")
+
+
 def test_another_configuration_is_named():
     outcomes = run_exercises(CHAPTER, {"showdown": '''results = run_showdown(
     ("sgd", "momentum", "rmsprop", "adam", ("myadam", MyAdam, 1e-3)), epochs=1, subset=3000,
