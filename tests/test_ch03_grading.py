@@ -4,13 +4,17 @@ slope, the closed form where a measurement is asked) and lying objects earn noth
 
 The expected numbers the test cells hard-code are recomputed here by hand or by a plain loop."""
 
+import ast
+import re
 from functools import partial
 
+import nbformat
 import numpy as np
 import pytest
 
 from tests.exercise_runner import (
     LIARS,
+    SOURCE,
     assert_fails,
     assert_full_marks,
     assert_wrong_submissions,
@@ -54,8 +58,51 @@ def test_the_two_epoch_example_by_hand():
         [31.5, 0.625, 0.49169921875], rel=1e-10)
 
 
+def _cell(grade_id):
+    nb = nbformat.read(SOURCE / CHAPTER / "exercises.ipynb", as_version=4)
+    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    return cell.source
+
+
 def test_the_noise_floor_question_by_hand():
-    assert 0.02 * 3 / (4 * 8) == pytest.approx(0.001875)
+    # the numbers question (e) gives, read from its prose
+    prose = " ".join(_cell("concept_e_intro").split())
+    found = re.search(r"\$\\sigma_\*\^2 = ([\d.]+)\$, \$\\eta = ([\d.]+)\$ and \$B = (\d+)\$",
+                      prose)
+    assert found, prose
+    sigma2, eta, batch = float(found[1]), float(found[2]), int(found[3])
+    assert (sigma2, eta, batch) == (3.0, 0.02, 8)
+    # what test_concept_e expects floor_excess to be, read from the test cell
+    [expected] = [call.args[2] for call in ast.walk(ast.parse(_cell("test_concept_e")))
+                  if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "check_close"
+                  and ast.literal_eval(call.args[0]) == "floor_excess"]
+    expected = ast.literal_eval(expected)
+    # the prose's formula eta * sigma² / (4 B) with those numbers
+    assert eta * sigma2 / (4 * batch) == pytest.approx(expected, rel=1e-12)
+    # and measured: mini-batch SGD (B = 8, eta = 0.02) started at the minimum w* of a data set
+    # of 10000 samples whose per-sample gradients at w* have mean 0 and spread sigma² = 3.
+    # x = ±1/sqrt(2) makes the curvature 1, so eta * curvature is small, as the formula assumes
+    # (the exact stationary excess is 1/(1 - eta/2) times it, 1% more).
+    rng = np.random.default_rng(3)
+    x = rng.choice([-1.0, 1.0], 10_000) / np.sqrt(2)
+    spread = rng.normal(size=10_000)
+    spread = (spread - spread.mean()) / spread.std() * np.sqrt(sigma2)
+    w_star = 1.0
+    y = x * w_star - spread / (2 * x)
+    per_sample = 2 * x * (x * w_star - y)
+    assert abs(per_sample.mean()) < 1e-12 and per_sample.var() == pytest.approx(sigma2)
+
+    def loss(w):  # mean((x w - y)²) for each w, expanded
+        return w**2 * np.mean(x * x) - 2 * w * np.mean(x * y) + np.mean(y * y)
+
+    w, excess = np.full(4000, w_star), []  # 4000 independent runs side by side
+    for step in range(500):
+        batch_of = rng.integers(len(y), size=(len(w), batch))
+        xb, yb = x[batch_of], y[batch_of]
+        w = w - eta * np.mean(2 * xb * (xb * w[:, None] - yb), axis=1)
+        if step >= 200:  # settled: (1 - eta)^400 < 1e-3
+            excess.append(np.mean(loss(w) - loss(w_star)))
+    assert np.mean(excess) == pytest.approx(expected, rel=0.05)
 
 
 # --- part 1: minibatches ----------------------------------------------------------------------
@@ -136,6 +183,18 @@ def test_batches_drawn_once_for_the_whole_run_fail_with_the_same_hint():
     assert "repeated the first one's order" in message
 
 
+def test_one_step_per_epoch_fails_the_sgd_check_with_its_hint():
+    # the epoch's batch gradients averaged into one step: right for full-batch GD, not for SGD
+    answer = GD.replace('''        for batch in batches:
+            w = w - lr * mse_gradient(w, X[batch], y[batch])
+''', '''        grads = [mse_gradient(w, X[batch], y[batch]) for batch in batches]
+        w = w - lr * np.mean(grads, axis=0)
+''').format(epoch="batches = minibatches(len(y), batch_size, rng)")
+    message = run({"minibatch_gd": answer}, hidden=False)["test_minibatch_gd"].message
+    assert "w after 1 epoch of SGD" in message
+    assert "stochastic gradient descent takes one step per sample, 3 per epoch" in message
+
+
 def test_the_loss_before_training_left_out_is_named():
     answer = GD.replace("losses = [np.mean((X @ w - y) ** 2)]", "losses = []").format(
         epoch="batches = minibatches(len(y), batch_size, rng)")
@@ -189,6 +248,15 @@ def gradient_noise(X, y, w, batch_size, n_batches, rng):
 def test_gradient_noise_mistakes_are_named(replace, result, words):
     answer = NOISE.format(replace=replace, result=result)
     assert words in run({"gradient_noise": answer}, hidden=False)["test_gradient_noise"].message
+
+
+def test_the_full_gradient_at_zero_passes_the_visible_test_and_not_the_hidden_one():
+    # the full gradient taken at w = 0, where the visible tests measure, not at the w given
+    answer = NOISE.format(replace=False, result="np.sqrt(np.mean(squared))").replace(
+        "full = mse_gradient(w, X, y)", "full = mse_gradient(np.zeros_like(w), X, y)")
+    assert failing(run({"gradient_noise": answer}, hidden=False)) == {}
+    assert_fails(run({"gradient_noise": answer}), {
+        "test_gradient_noise": "measure the distance from the full-data gradient at the same w"})
 
 
 def test_the_closed_form_instead_of_a_measurement_earns_nothing():
@@ -246,6 +314,9 @@ def test_every_concept_mistake_is_named():
     ({"concept_b": "scaled_lr = 0.1 * 64 / 256\n"}, {"test_concept_b": "each step grows"}),
     ({"concept_c": 'answer_c = "d"\n'}, {"test_concept_c": "2^(1/4)"}),
     ({"concept_d": 'answer_d = "b"\n'}, {"test_concept_d": "a bigger B means fewer"}),
+    ({"concept_d": 'answer_d = "d"\n'},
+     {"test_concept_d": "fewer, less noisy steps per epoch change both speed and where training "
+                        "ends"}),
     ({"concept_e": "floor_excess = 0.02 * 3 / 4\n"}, {"test_concept_e": "divide by B"}),
     ({"concept_e": "floor_excess = 0.02 * 3 ** 0.5 / 32\n"}, {"test_concept_e": "not its root"}),
 ])

@@ -433,7 +433,8 @@ def test_step_sizes_as_a_list_of_rows_keep_full_marks_and_a_closed_form_does_not
      {"test_concept_first_step": "square root of 1 - alpha",
       "test_concept_adagrad": "keeps growing", "test_concept_sqrt": "never negative"}),
     ('first_step_ratio = 10\nanswer_adagrad = "d"\nanswer_sqrt = "d"\n',
-     {"test_concept_adagrad": "not a decaying average", "test_concept_sqrt": "cost"}),
+     {"test_concept_adagrad": "not a decaying average",
+      "test_concept_sqrt": "cost has nothing to do with it"}),
 ])
 def test_concept_mistakes_are_explained(answers, expected):
     assert_fails(graded({"concepts": answers}, hidden=False), expected)
