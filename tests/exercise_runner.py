@@ -11,8 +11,10 @@ hidden tests, as a student's own run and ``make check`` see the cell. The nbgrad
 (``tests/test_roundtrip.py``) remains the proof that nbgrader itself scores these notebooks so.
 """
 
+import ast
 import contextlib
 import io
+import math
 import os
 import re
 import traceback
@@ -71,6 +73,29 @@ def run_exercises(chapter: str, replace: dict[str, str] | None = None, *, hidden
     finally:
         os.chdir(here)
     return outcomes
+
+
+def cell_source(chapter: str, grade_id: str, notebook: str = "exercises") -> str:
+    """The source of the cell ``grade_id`` of ``source/<chapter>/<notebook>.ipynb``."""
+    nb = nbformat.read(SOURCE / chapter / f"{notebook}.ipynb", as_version=4)
+    [cell] = [c for c in nb.cells if _nbgrader(c).get("grade_id") == grade_id]
+    return cell.source
+
+
+def check_close_expected(chapter: str, grade_id: str, name: str):
+    """What the visible part of test cell ``grade_id`` expects in ``check_close(name, got,
+    expected, ...)``, evaluated from the notebook's own source (after the cell's top-level
+    assignments that do not read ``got``, such as ``expected = [...]``)."""
+    tree = ast.parse(cell_source(chapter, grade_id).split("### BEGIN HIDDEN TESTS")[0])
+    env = {"math": math}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and not any(
+                isinstance(n, ast.Name) and n.id == "got" for n in ast.walk(node.value)):
+            exec(compile(ast.Module([node], []), grade_id, "exec"), env)
+    [expected] = [node.args[2] for node in ast.walk(tree) if isinstance(node, ast.Call)
+                  and getattr(node.func, "id", "") == "check_close"
+                  and isinstance(node.args[0], ast.Constant) and node.args[0].value == name]
+    return eval(compile(ast.Expression(expected), grade_id, "eval"), env)
 
 
 def _run(source: str, namespace: dict, name: str) -> tuple[str, str]:

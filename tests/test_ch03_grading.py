@@ -4,20 +4,19 @@ slope, the closed form where a measurement is asked) and lying objects earn noth
 
 The expected numbers the test cells hard-code are recomputed here by hand or by a plain loop."""
 
-import ast
 import re
 from functools import partial
 
-import nbformat
 import numpy as np
 import pytest
 
 from tests.exercise_runner import (
     LIARS,
-    SOURCE,
     assert_fails,
     assert_full_marks,
     assert_wrong_submissions,
+    cell_source,
+    check_close_expected,
     failing,
     lying_str,
     run_exercises,
@@ -58,25 +57,16 @@ def test_the_two_epoch_example_by_hand():
         [31.5, 0.625, 0.49169921875], rel=1e-10)
 
 
-def _cell(grade_id):
-    nb = nbformat.read(SOURCE / CHAPTER / "exercises.ipynb", as_version=4)
-    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
-    return cell.source
-
-
 def test_the_noise_floor_question_by_hand():
     # the numbers question (e) gives, read from its prose
-    prose = " ".join(_cell("concept_e_intro").split())
+    prose = " ".join(cell_source(CHAPTER, "concept_e_intro").split())
     found = re.search(r"\$\\sigma_\*\^2 = ([\d.]+)\$, \$\\eta = ([\d.]+)\$ and \$B = (\d+)\$",
                       prose)
     assert found, prose
     sigma2, eta, batch = float(found[1]), float(found[2]), int(found[3])
     assert (sigma2, eta, batch) == (3.0, 0.02, 8)
     # what test_concept_e expects floor_excess to be, read from the test cell
-    [expected] = [call.args[2] for call in ast.walk(ast.parse(_cell("test_concept_e")))
-                  if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "check_close"
-                  and ast.literal_eval(call.args[0]) == "floor_excess"]
-    expected = ast.literal_eval(expected)
+    expected = check_close_expected(CHAPTER, "test_concept_e", "floor_excess")
     # the prose's formula eta * sigma² / (4 B) with those numbers
     assert eta * sigma2 / (4 * batch) == pytest.approx(expected, rel=1e-12)
     # and measured: mini-batch SGD (B = 8, eta = 0.02) started at the minimum w* of a data set

@@ -4,7 +4,6 @@ closed forms, NumPy, loops) keep full marks, a sweep that ignores the stop rule 
 that lie earn nothing, and a torch that warns from its schedulers (as torch < 2.9's SequentialLR
 does) costs a right answer nothing."""
 
-import math
 import warnings
 from functools import partial
 
@@ -15,6 +14,7 @@ from tests.exercise_runner import (
     LIARS,
     assert_full_marks,
     assert_wrong_submissions,
+    check_close_expected,
     failing,
     lying_str,
     run_exercises,
@@ -25,6 +25,7 @@ CHAPTER, TOTAL = "ch04_lr_schedules", 24
 
 
 run = partial(run_exercises, CHAPTER)
+visible_expected = partial(check_close_expected, CHAPTER)
 full_marks = partial(assert_full_marks, CHAPTER, TOTAL)
 
 
@@ -60,30 +61,6 @@ def torch_lrs(make, steps, lr=1.0):
         opt.step()
         scheduler.step()
     return lrs
-
-
-def visible_expected(grade_id: str, name: str):
-    """What the visible part of test cell ``grade_id`` expects in ``check_close(name, got,
-    expected, ...)``, evaluated from the notebook's own source (after the cell's top-level
-    assignments that do not read ``got``, such as ``expected = [...]``)."""
-    import ast
-
-    import nbformat
-
-    from tests.prose import SOURCE
-
-    nb = nbformat.read(SOURCE / CHAPTER / "exercises.ipynb", as_version=4)
-    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
-    tree = ast.parse(cell.source.split("### BEGIN HIDDEN TESTS")[0])
-    env = {"math": math}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and not any(
-                isinstance(n, ast.Name) and n.id == "got" for n in ast.walk(node.value)):
-            exec(compile(ast.Module([node], []), grade_id, "exec"), env)
-    [expected] = [node.args[2] for node in ast.walk(tree) if isinstance(node, ast.Call)
-                  and getattr(node.func, "id", "") == "check_close"
-                  and isinstance(node.args[0], ast.Constant) and node.args[0].value == name]
-    return eval(compile(ast.Expression(expected), grade_id, "eval"), env)
 
 
 def test_the_visible_expected_values_are_torchs():

@@ -15,7 +15,7 @@ import re
 import nbformat
 import pytest
 
-from tests.exercise_runner import SOURCE, failing, run_exercises, score
+from tests.exercise_runner import SOURCE, cell_source, failing, run_exercises, score
 from tests.submissions.ch05_momentum import (
     DECAY,
     DIRECTION,
@@ -421,9 +421,7 @@ def test_lying_objects_earn_nothing():
 # --- the prompts say what to return ---------------------------------------------------------------
 
 def _markdown(grade_id):
-    nb = nbformat.read(SOURCE / CHAPTER / "exercises.ipynb", as_version=4)
-    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
-    return " ".join(cell.source.split())
+    return " ".join(cell_source(CHAPTER, grade_id).split())
 
 
 def test_prompts_state_type_and_precision():
@@ -441,9 +439,7 @@ def test_the_source_solution_takes_float32_inputs_in_float64():
     import numpy as np
 
     namespace = {"np": np}
-    nb = nbformat.read(SOURCE / CHAPTER / "exercises.ipynb", as_version=4)
-    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "sgd"]
-    exec(cell.source, namespace)
+    exec(cell_source(CHAPTER, "sgd"), namespace)
     step = namespace["SGD"](lr=0.1, momentum=0.9).step
     got = step(np.array([1.0, 2.0], dtype=np.float32), np.array([0.1, 0.3], dtype=np.float32))
     assert got.dtype == np.float64
