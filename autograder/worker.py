@@ -88,7 +88,7 @@ class Worker:
         self.sockets = Path(sockets)
         self.sockets.mkdir(mode=0o700, exist_ok=True)
         self.runtime = self.sockets / "runtime"  # nbgrader's and the kernels' sockets
-        self.runtime.mkdir(mode=0o700, exist_ok=True)
+        self._fresh_runtime_dir()
         self.server: KernelServer | None = None
         os.environ["JUPYTER_RUNTIME_DIR"] = str(self.runtime)
         os.environ["JUPYTER_PATH"] = str(self.course_dir / "jupyter")
